@@ -1,0 +1,33 @@
+"""Writes that never leave a half-written file behind."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+
+def write_atomic(path: Path, write: Callable[[Path], None], suffix: str = "") -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then rename over ``path``.
+
+    The rename is atomic on one file system, so a crash or SIGKILL leaves either
+    the old file or the complete new one, never a partial file under ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -1,0 +1,192 @@
+"""The command line: ``digits train | evaluate | predict`` (``digits`` alone opens the window)."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from model import architectures, paths
+from model.errors import DigitsError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"must be greater than 0 and at most 1, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digits",
+        description="Draw digits and train the network that reads them. With no command, opens the app.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train an architecture on MNIST and save the model")
+    train.add_argument("--arch", choices=list(architectures.ARCHITECTURES), default="fast",
+                       help="architecture (default: fast)")
+    train.add_argument("--epochs", type=_positive_int, help="epochs (default: the architecture's recipe)")
+    train.add_argument("--batch-size", type=_positive_int, help="batch size (default: the recipe)")
+    train.add_argument("--lr", type=_learning_rate, help="peak learning rate (default: the recipe)")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="augment training images (default: the recipe)")
+    train.add_argument("--data", type=Path, help="MNIST .npz or folder of IDX files (default: bundled)")
+    train.add_argument("--limit", type=_positive_int, help="train on only the first N training images")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--out", type=Path, help="where to save the model (default: your data folder)")
+    train.add_argument("--json", action="store_true", help="print one JSON summary on standard output")
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy and loss of a model on MNIST test")
+    evaluate.add_argument("--model", type=Path, help="model file (default: the app's current model)")
+    evaluate.add_argument("--data", type=Path, help="MNIST .npz or folder of IDX files (default: bundled)")
+    evaluate.add_argument("--json", action="store_true", help="print {\"accuracy\": ..., \"loss\": ...}")
+
+    predict = commands.add_parser("predict", help="classify images or strokes; one JSON object per input")
+    predict.add_argument("--model", type=Path, help="model file (default: the app's current model)")
+    predict.add_argument("--strokes", metavar="FILE", help="JSON Lines strokes file ('-' for standard input)")
+    predict.add_argument("images", nargs="*", type=Path, metavar="IMAGE", help="PNG/JPEG files")
+    return parser
+
+
+def _load_model(path: Path | None):
+    from model.modelio import load_model
+
+    return load_model(path if path is not None else paths.active_model_path())
+
+
+def _progress_printer(stream):
+    """A one-line progress bar on a terminal; a line per epoch otherwise."""
+    interactive = stream.isatty()
+
+    def on_batch(p) -> None:
+        if not interactive:
+            return
+        width = 30
+        filled = int(width * p.fraction_done)
+        eta = f"{p.eta_seconds:5.0f}s" if math.isfinite(p.eta_seconds) else "    ?"
+        stream.write(f"\repoch {p.epoch}/{p.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                     f"{p.fraction_done:4.0%} loss {p.loss:.4f} acc {p.accuracy:.4f} "
+                     f"{p.samples_per_second:6.0f}/s ETA {eta}")
+        stream.flush()
+
+    def on_epoch(p) -> None:
+        val = f" val_loss {p.val_loss:.4f} val_acc {p.val_accuracy:.4f}" if p.val_loss is not None else ""
+        prefix = "\r" if interactive else ""
+        stream.write(f"{prefix}epoch {p.epoch}/{p.epochs} loss {p.loss:.4f} acc {p.accuracy:.4f}{val} "
+                     f"({p.samples_per_second:.0f} samples/s)" + " " * 10 + "\n")
+        stream.flush()
+
+    return on_batch, on_epoch
+
+
+def cmd_train(args) -> int:
+    from model.data import load_splits
+    from model.modelio import new_metadata, save_model
+    from model.training import TrainConfig, train
+
+    config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.lr, augment=args.augment, seed=args.seed)
+    config.resolved()  # refuse a bad combination before loading anything
+    data = load_splits(args.data, seed=args.seed)
+    if args.limit:
+        data = data.head(args.limit, val=min(len(data.x_val), max(1, args.limit // 5)))
+    if args.batch_size and args.batch_size > len(data.x_train):
+        raise DigitsError(f"batch size {args.batch_size} is larger than the {len(data.x_train)} training images.")
+    on_batch, on_epoch = _progress_printer(sys.stderr)
+    result = train(config, data, on_batch=on_batch, on_epoch=on_epoch)
+    out = args.out or paths.user_models_dir() / f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}.keras"
+    metadata = new_metadata(args.arch, result.config.to_dict(), result.test_accuracy,
+                            history=result.history, train_seconds=result.train_seconds, data=data.source)
+    save_model(result.model, out, metadata)
+    paths.set_active_model_path(out)
+    summary = result.summary() | {"model": str(out)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.arch}: test accuracy {result.test_accuracy:.2%}, loss {result.test_loss:.4f}, "
+              f"{result.epochs_completed} epochs in {result.train_seconds:.1f} s "
+              f"({result.samples_per_second:.0f} samples/s); saved to {out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from model.data import load_mnist, to_float
+
+    loaded = _load_model(args.model)
+    raw = load_mnist(args.data)
+    model = loaded.model
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(to_float(raw.x_test), raw.y_test.astype("int32"), batch_size=1024, verbose=0)
+    if args.json:
+        print(json.dumps({"accuracy": float(accuracy), "loss": float(loss)}))
+    else:
+        print(f"{loaded.describe()}: test accuracy {accuracy:.2%}, loss {loss:.4f} "
+              f"on {len(raw.x_test)} images from {raw.source}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from model.images import load_image
+    from model.inference import Predictor
+    from model.strokes import iter_drawings, read_drawings
+
+    if args.strokes is None and not args.images:
+        raise DigitsError("predict needs IMAGE files or --strokes FILE.")
+    if args.strokes is not None and args.images:
+        raise DigitsError("give either IMAGE files or --strokes FILE, not both.")
+    # Read every input before loading the model, so a bad file fails fast.
+    if args.strokes is not None:
+        drawings = (list(iter_drawings(sys.stdin, "standard input")) if args.strokes == "-"
+                    else read_drawings(args.strokes))
+        images = []
+    else:
+        drawings, images = [], [load_image(p) for p in args.images]
+    loaded = _load_model(args.model)
+    predictor = Predictor(loaded.model, loaded.temperature)
+    if drawings:
+        predictions = predictor.predict_drawings(drawings)
+    else:
+        from model.preprocess import image_to_input
+
+        predictions = predictor.predict_inputs([image_to_input(image) for image in images])
+    out = sys.stdout
+    for prediction in predictions:
+        out.write(json.dumps(prediction.to_json()) + "\n")
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+    if args.command not in handlers:
+        parser.print_help()
+        return 0
+    try:
+        return handlers[args.command](args)
+    except DigitsError as exc:
+        print(f"digits: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("digits: interrupted.", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("digits: out of memory.", file=sys.stderr)
+        return 1

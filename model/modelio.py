@@ -1,0 +1,160 @@
+"""Saving and loading models: ``.keras`` files with our metadata, safe mode only.
+
+A model file is refused, with one sentence naming it and the problem, when it
+is not a ``.keras`` archive, is truncated, needs unsafe deserialisation (a
+Lambda layer: its code must never run), or does not map 28x28 images to ten
+classes.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.atomic import write_atomic
+from model.backend import keras
+from model.errors import DigitsError
+
+METADATA_ENTRY = "digits.json"
+_UNSAFE_CLASSES = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
+_ACCEPTED_INPUTS = {(None, 28, 28, 1), (None, 28, 28)}
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    path: Path | None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or (self.path.stem if self.path else "untitled"))
+
+    @property
+    def arch(self) -> str:
+        return str(self.metadata.get("arch", "unknown"))
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = self.metadata.get("test_accuracy")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def temperature(self) -> float:
+        value = self.metadata.get("temperature", 1.0)
+        return float(value) if isinstance(value, (int, float)) and value > 0 else 1.0
+
+    def describe(self) -> str:
+        acc = f"{self.test_accuracy:.2%} on MNIST test" if self.test_accuracy is not None else "accuracy unknown"
+        return f"{self.name} ({self.arch}, {acc})"
+
+
+def new_metadata(arch: str, config: dict | None = None, test_accuracy: float | None = None,
+                 name: str | None = None, **extra) -> dict:
+    return {
+        "name": name or arch,
+        "arch": arch,
+        "config": config or {},
+        "test_accuracy": test_accuracy,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def save_model(model, path: Path | str, metadata: dict) -> Path:
+    """Write ``model`` and ``metadata`` to ``path`` atomically: the old file survives any interruption."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise DigitsError(f"{path}: models are saved as .keras files.")
+
+    def write(tmp: Path) -> None:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(METADATA_ENTRY, json.dumps(metadata, indent=2, default=str))
+
+    try:
+        write_atomic(path, write, suffix=".keras")
+    except OSError as exc:
+        raise DigitsError(f"{path}: cannot save the model ({exc.strerror or exc}).") from None
+    return path
+
+
+def _find_unsafe(config: object) -> str | None:
+    if isinstance(config, dict):
+        if config.get("class_name") in _UNSAFE_CLASSES:
+            return str(config["class_name"])
+        return next((hit for v in config.values() if (hit := _find_unsafe(v))), None)
+    if isinstance(config, list):
+        return next((hit for v in config if (hit := _find_unsafe(v))), None)
+    return None
+
+
+def _check_archive(path: Path) -> dict:
+    """Check the file is a sound, safe .keras archive; return our metadata (or {} for a foreign model)."""
+    if not path.exists():
+        raise DigitsError(f"{path}: file not found.")
+    if path.is_dir():
+        raise DigitsError(f"{path}: is a folder, not a model file.")
+    if not os.access(path, os.R_OK):
+        raise DigitsError(f"{path}: permission denied.")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise DigitsError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    if not head:
+        raise DigitsError(f"{path}: the file is empty.")
+    if head.startswith(b"\x89HDF"):
+        raise DigitsError(f"{path}: a legacy HDF5 (.h5) model; only .keras files are opened.")
+    if not zipfile.is_zipfile(path):
+        raise DigitsError(f"{path}: not a Keras model file (not a .keras archive, or truncated).")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names or "model.weights.h5" not in names:
+                raise DigitsError(f"{path}: not a Keras model file (no model configuration or weights inside).")
+            bad = archive.testzip()
+            if bad is not None:
+                raise DigitsError(f"{path}: corrupt entry {bad} in the model archive.")
+            config = json.loads(archive.read("config.json"))
+            metadata = json.loads(archive.read(METADATA_ENTRY)) if METADATA_ENTRY in names else {}
+    except DigitsError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DigitsError(f"{path}: the model archive is corrupt or truncated ({exc}).") from None
+    unsafe = _find_unsafe(config)
+    if unsafe:
+        raise DigitsError(f"{path}: refused, it contains a {unsafe} layer whose loading could run arbitrary code.")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def check_model_shape(model, where: str) -> None:
+    inputs = getattr(model, "inputs", None) or []
+    outputs = getattr(model, "outputs", None) or []
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise DigitsError(f"{where}: the model must have one input and one output.")
+    in_shape = tuple(inputs[0].shape)
+    if in_shape not in _ACCEPTED_INPUTS:
+        raise DigitsError(f"{where}: the model takes input of shape {in_shape}, expected 28x28 grayscale images.")
+    out_shape = tuple(outputs[0].shape)
+    if out_shape != (None, 10):
+        raise DigitsError(f"{where}: the model outputs shape {out_shape}, expected ten digit probabilities.")
+
+
+def load_model(path: Path | str) -> LoadedModel:
+    """Load a ``.keras`` model in safe mode, checked to read 28x28 digits; raises DigitsError otherwise."""
+    path = Path(path)
+    metadata = _check_archive(path)
+    k = keras()
+    try:
+        model = k.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for bad files; the user needs one sentence
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
+            raise DigitsError(f"{path}: refused, loading it would need unsafe deserialisation.") from None
+        raise DigitsError(f"{path}: cannot be loaded as a Keras model ({message[:200]}).") from None
+    check_model_shape(model, str(path))
+    return LoadedModel(model, path, metadata)

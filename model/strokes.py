@@ -1,0 +1,183 @@
+"""Strokes: the drawing as data, the one renderer, and the JSON Lines format.
+
+A stroke is one pen-down to pen-up: a list of ``[x, y]`` (or ``[x, y,
+pressure]``) points, y down, in the coordinates of a writing box of
+``width`` x ``height``. The window's canvas and ``predict --strokes`` both
+turn strokes into network input through ``strokes_to_input``, so a digit drawn
+in the window and the same strokes on the command line give the same 28x28.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from model.errors import DigitsError
+from model.preprocess import ink_to_input
+
+Point = Sequence[float]
+Stroke = Sequence[Point]
+
+# Pen width as a fraction of the ink's larger side: MNIST strokes are 2-3 px in
+# a 20 px box whatever pen the writer used, so the network sees that, not the brush.
+PEN_FRACTION = 0.11
+RENDER_SIZE = 80  # the ink's larger side, in pixels, when rasterised before the 20 px fit
+MAX_POINTS = 100_000  # per drawing: enough for minutes of drawing, bounded for a hostile file
+
+
+@dataclass
+class Drawing:
+    strokes: list[list[list[float]]]
+    width: float = 500.0
+    height: float = 500.0
+    label: int | None = None
+    writer: int | str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        record: dict = {}
+        if self.label is not None:
+            record["label"] = self.label
+        if self.writer is not None:
+            record["writer"] = self.writer
+        record.update(width=self.width, height=self.height, strokes=self.strokes)
+        record.update(self.extra)
+        return json.dumps(record, separators=(",", ":"))
+
+
+def clean_strokes(strokes: Iterable[Stroke]) -> list[np.ndarray]:
+    """Finite points only, as float arrays of shape (n, 2) or (n, 3); empty strokes dropped."""
+    cleaned = []
+    for stroke in strokes:
+        points = np.asarray(stroke, dtype=np.float64)
+        if points.ndim != 2 or points.shape[0] == 0 or points.shape[1] not in (2, 3):
+            continue
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points):
+            cleaned.append(points)
+    return cleaned
+
+
+def render_strokes(strokes: Iterable[Stroke], pen_fraction: float = PEN_FRACTION,
+                   size: int = RENDER_SIZE) -> np.ndarray | None:
+    """Rasterise strokes, white on black, with the ink's larger side ``size`` px; None if there is no ink.
+
+    Round caps and joins, as a pen leaves. The pen width is ``pen_fraction`` of
+    the ink's larger side, scaled per point by pressure where a point has one.
+    """
+    cleaned = clean_strokes(strokes)
+    if not cleaned:
+        return None
+    xy = np.concatenate([s[:, :2] for s in cleaned])
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    extent = float((high - low).max())
+    if extent <= 0:
+        return None  # a single dot is not a digit
+    scale = size / extent
+    pen = max(1.0, pen_fraction * size)
+    margin = math.ceil(pen)
+    canvas_w = int(math.ceil((high[0] - low[0]) * scale)) + 2 * margin + 1
+    canvas_h = int(math.ceil((high[1] - low[1]) * scale)) + 2 * margin + 1
+    image = Image.new("L", (canvas_w, canvas_h), 0)
+    draw = ImageDraw.Draw(image)
+    for stroke in cleaned:
+        points = (stroke[:, :2] - low) * scale + margin
+        widths = np.full(len(points), pen)
+        if stroke.shape[1] == 3:
+            # Pressure in (0, 1]; light touches still leave a visible line.
+            widths = pen * np.clip(0.4 + 0.9 * stroke[:, 2], 0.4, 1.3)
+        for (x, y), w in zip(points, widths):
+            r = w / 2
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+        if len(points) > 1:
+            if stroke.shape[1] == 2:
+                draw.line([tuple(p) for p in points], fill=255, width=max(1, round(pen)))
+            else:
+                for a, b, w in zip(points[:-1], points[1:], widths[1:]):
+                    draw.line([tuple(a), tuple(b)], fill=255, width=max(1, round(w)))
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def is_too_small(strokes: Iterable[Stroke], width: float, height: float, min_fraction: float = 0.03) -> bool:
+    """True when the ink spans less than ``min_fraction`` of the writing box: a speck, not a digit."""
+    cleaned = clean_strokes(strokes)
+    if not cleaned:
+        return True
+    xy = np.concatenate([s[:, :2] for s in cleaned])
+    extent = float((xy.max(axis=0) - xy.min(axis=0)).max())
+    return extent < min_fraction * max(width, height, 1e-9)
+
+
+def strokes_to_input(strokes: Iterable[Stroke], width: float = 500.0, height: float = 500.0) -> np.ndarray | None:
+    """Strokes in a ``width`` x ``height`` box -> (28, 28) float32 network input, or None for no digit."""
+    strokes = list(strokes)
+    if is_too_small(strokes, width, height):
+        return None
+    ink = render_strokes(strokes)
+    return None if ink is None else ink_to_input(ink)
+
+
+def _parse_drawing(record: object, where: str) -> Drawing:
+    if not isinstance(record, dict):
+        raise DigitsError(f"{where}: expected a JSON object with a 'strokes' key.")
+    if "strokes" not in record:
+        raise DigitsError(f"{where}: missing the 'strokes' key.")
+    strokes = record["strokes"]
+    if not isinstance(strokes, list):
+        raise DigitsError(f"{where}: 'strokes' must be a list of strokes.")
+    total = 0
+    checked: list[list[list[float]]] = []
+    for stroke in strokes:
+        if not isinstance(stroke, list):
+            raise DigitsError(f"{where}: each stroke must be a list of [x, y] points.")
+        total += len(stroke)
+        if total > MAX_POINTS:
+            raise DigitsError(f"{where}: more than {MAX_POINTS} points in one drawing.")
+        for point in stroke:
+            if (not isinstance(point, list) or len(point) not in (2, 3)
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)):
+                raise DigitsError(f"{where}: each point must be [x, y] or [x, y, pressure] numbers.")
+        checked.append(stroke)
+    width, height = record.get("width", 500), record.get("height", 500)
+    for name, value in (("width", width), ("height", height)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise DigitsError(f"{where}: '{name}' must be a positive number.")
+    label = record.get("label")
+    if label is not None and (not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= 9):
+        raise DigitsError(f"{where}: 'label' must be a digit 0-9.")
+    extra = {k: v for k, v in record.items() if k not in ("strokes", "width", "height", "label", "writer")}
+    return Drawing(checked, float(width), float(height), label, record.get("writer"), extra)
+
+
+def iter_drawings(handle: IO[str], name: str) -> Iterator[Drawing]:
+    """Drawings from a JSON Lines stream; blank lines are skipped, a bad line raises naming its number."""
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}, line {number}"
+        try:
+            record = json.loads(line, parse_constant=lambda c: float(c))
+        except ValueError as exc:
+            raise DigitsError(f"{where}: not valid JSON ({exc.msg}).") from None
+        yield _parse_drawing(record, where)
+
+
+def read_drawings(path: Path | str) -> list[Drawing]:
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return list(iter_drawings(handle, str(path)))
+    except FileNotFoundError:
+        raise DigitsError(f"{path}: file not found.") from None
+    except IsADirectoryError:
+        raise DigitsError(f"{path}: is a folder, not a strokes file.") from None
+    except PermissionError:
+        raise DigitsError(f"{path}: permission denied.") from None
+    except UnicodeDecodeError:
+        raise DigitsError(f"{path}: not a text file (JSON Lines expected).") from None

@@ -1,0 +1,287 @@
+"""The one training function: the CLI, the window and the benchmarks all call ``train``.
+
+Progress leaves through plain callables (``on_batch``, ``on_epoch``) and stop
+comes in through ``should_stop()``, so the caller decides what a thread, a
+terminal or a plot does with them (Orange3's TaskState pattern).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from model import architectures
+from model.backend import keras
+from model.data import Splits
+from model.errors import DigitsError, TrainingDiverged
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how; ``None`` fields take the architecture's recipe (see ``resolved``)."""
+
+    arch: str = "fast"
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    schedule: str | None = None
+    augment: bool | None = None
+    seed: int = 0
+    progress_interval: float = 0.05  # seconds between on_batch calls: about 20 a second
+
+    def resolved(self) -> TrainConfig:
+        recipe = architectures.get(self.arch).recipe
+        filled = replace(
+            self,
+            epochs=self.epochs if self.epochs is not None else recipe.epochs,
+            batch_size=self.batch_size if self.batch_size is not None else recipe.batch_size,
+            learning_rate=self.learning_rate if self.learning_rate is not None else recipe.learning_rate,
+            schedule=self.schedule if self.schedule is not None else recipe.schedule,
+            augment=self.augment if self.augment is not None else recipe.augment,
+        )
+        filled.validate()
+        return filled
+
+    def validate(self) -> None:
+        if self.epochs is not None and self.epochs < 1:
+            raise DigitsError(f"epochs must be at least 1, not {self.epochs}.")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise DigitsError(f"batch size must be at least 1, not {self.batch_size}.")
+        if self.learning_rate is not None and not 0 < self.learning_rate <= 10:
+            raise DigitsError(f"learning rate must be in (0, 10], not {self.learning_rate}.")
+        if self.schedule not in (None, "constant", "onecycle"):
+            raise DigitsError(f"unknown learning-rate schedule {self.schedule!r}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # 1-based, within the epoch
+    batches_per_epoch: int
+    loss: float  # smoothed per-batch values (exponential moving average)
+    accuracy: float
+    samples_per_second: float
+    eta_seconds: float
+
+    @property
+    def position(self) -> float:
+        """Where the run is, in epochs (1.5 = half-way through the second epoch)."""
+        return self.epoch - 1 + self.batch / self.batches_per_epoch
+
+    @property
+    def fraction_done(self) -> float:
+        return self.position / self.epochs
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    epoch: int
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    samples_per_second: float
+    eta_seconds: float
+    weights: list = field(repr=False, default_factory=list)  # a copy, safe to use in another thread
+
+
+@dataclass
+class TrainResult:
+    model: object
+    config: TrainConfig
+    history: dict[str, list[float]]
+    test_accuracy: float | None
+    test_loss: float | None
+    epochs_completed: int
+    stopped: bool
+    train_seconds: float
+    samples_per_second: float
+
+    def summary(self) -> dict:
+        return {
+            "arch": self.config.arch,
+            "epochs": self.epochs_completed,
+            "stopped": self.stopped,
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "train_seconds": round(self.train_seconds, 3),
+            "samples_per_second": round(self.samples_per_second, 1),
+            "config": self.config.to_dict(),
+        }
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int):
+    k = keras()
+    lr = config.learning_rate
+    if config.schedule == "onecycle":
+        total = max(1, config.epochs * steps_per_epoch)
+        warmup = max(1, int(0.25 * total))
+        lr = k.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate / 25,
+            decay_steps=max(1, total - warmup),
+            alpha=1e-3,
+            warmup_target=config.learning_rate,
+            warmup_steps=warmup,
+        )
+    return k.optimizers.Adam(learning_rate=lr)
+
+
+def compile_for_training(model, config: TrainConfig, steps_per_epoch: int) -> None:
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_val):
+    """The one Keras callback between ``fit`` and the caller (logs out, stop in)."""
+    k = keras()
+    batches = math.ceil(n_train / config.batch_size)
+    total_batches = batches * config.epochs
+
+    class Bridge(k.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.stopped = False
+            self.diverged_at: tuple[int, int] | None = None
+            self.history: dict[str, list[float]] = {
+                "loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "seconds": []}
+            self.start = time.perf_counter()
+            self.batches_done = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+            self.epoch_start = time.perf_counter()
+            self.prev_loss_sum = self.prev_acc_sum = 0.0
+            self.prev_seen = 0
+            self.last_report = 0.0
+            self.ema_loss = self.ema_acc = None
+
+        def _rate_and_eta(self, seen_this_epoch: int) -> tuple[float, float]:
+            elapsed = time.perf_counter() - self.start
+            rate = self.batches_done / elapsed if elapsed > 0 else 0.0
+            eta = (total_batches - self.batches_done) / rate if rate > 0 else float("inf")
+            epoch_elapsed = time.perf_counter() - self.epoch_start
+            return (seen_this_epoch / epoch_elapsed if epoch_elapsed > 0 else 0.0), eta
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = logs or {}
+            self.batches_done += 1
+            seen = min((batch + 1) * config.batch_size, n_train)
+            mean_loss, mean_acc = float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan))
+            # Keras reports running means over the epoch; recover this batch's own values.
+            n = seen - self.prev_seen
+            batch_loss = (mean_loss * seen - self.prev_loss_sum) / n if n else mean_loss
+            batch_acc = (mean_acc * seen - self.prev_acc_sum) / n if n else mean_acc
+            self.prev_loss_sum, self.prev_acc_sum, self.prev_seen = mean_loss * seen, mean_acc * seen, seen
+            if not math.isfinite(mean_loss):
+                self.diverged_at = (self.epoch, batch + 1)
+                self.model.stop_training = True
+                return
+            alpha = 0.1
+            self.ema_loss = batch_loss if self.ema_loss is None else (1 - alpha) * self.ema_loss + alpha * batch_loss
+            self.ema_acc = batch_acc if self.ema_acc is None else (1 - alpha) * self.ema_acc + alpha * batch_acc
+            if should_stop is not None and should_stop():
+                self.stopped = True
+                self.model.stop_training = True
+            now = time.perf_counter()
+            last_of_epoch = batch + 1 == batches
+            if on_batch is not None and (now - self.last_report >= config.progress_interval or last_of_epoch):
+                self.last_report = now
+                rate, eta = self._rate_and_eta(seen)
+                on_batch(BatchProgress(self.epoch, config.epochs, batch + 1, batches,
+                                       self.ema_loss, self.ema_acc, rate, eta))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.diverged_at or self.stopped:
+                return  # an unfinished epoch is neither recorded nor validated
+            logs = logs or {}
+            val_loss, val_acc = evaluate_val()
+            for key, value in (("loss", logs.get("loss")), ("accuracy", logs.get("accuracy")),
+                               ("val_loss", val_loss), ("val_accuracy", val_acc),
+                               ("seconds", time.perf_counter() - self.start)):
+                self.history[key].append(float(value) if value is not None else float("nan"))
+            if on_epoch is not None:
+                rate, eta = self._rate_and_eta(n_train)
+                on_epoch(EpochProgress(
+                    epoch + 1, config.epochs, float(logs.get("loss", np.nan)),
+                    float(logs.get("accuracy", np.nan)), val_loss, val_acc, rate, eta,
+                    [w.copy() for w in self.model.get_weights()],
+                ))
+            if should_stop is not None and should_stop():
+                self.stopped = True
+                self.model.stop_training = True
+
+    return Bridge()
+
+
+def train(
+    config: TrainConfig,
+    data: Splits,
+    *,
+    on_batch: Callable[[BatchProgress], None] | None = None,
+    on_epoch: Callable[[EpochProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    initial_model=None,
+) -> TrainResult:
+    """Train ``config.arch`` (or continue ``initial_model``) on ``data``; return the model and its figures.
+
+    Stop takes effect at the next batch boundary; the epoch it interrupts is not
+    recorded. Raises ``TrainingDiverged`` if the loss becomes NaN or infinite.
+    """
+    config = config.resolved()
+    k = keras()
+    n_train = len(data.x_train)
+    if n_train == 0:
+        raise DigitsError(f"{data.source}: no training images.")
+    k.utils.set_random_seed(config.seed)
+    model = initial_model if initial_model is not None else architectures.get(config.arch).build()
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    # Augmentation wraps the model only while training, so the saved model stays plain.
+    if config.augment:
+        from model.augment import drawn_digit_augmentation
+
+        trainable = k.Sequential([k.Input(shape=architectures.INPUT_SHAPE), drawn_digit_augmentation(), model])
+    else:
+        trainable = model
+    compile_for_training(trainable, config, steps_per_epoch)
+    if trainable is not model:
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # for evaluate
+
+    def evaluate_val() -> tuple[float | None, float | None]:
+        if len(data.x_val) == 0:
+            return None, None
+        loss, acc = model.evaluate(data.x_val, data.y_val, batch_size=1024, verbose=0)
+        return float(loss), float(acc)
+
+    bridge = _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_val)
+    start = time.perf_counter()
+    trainable.fit(
+        data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
+        shuffle=True, callbacks=[bridge], verbose=0,
+    )
+    seconds = time.perf_counter() - start
+    if bridge.diverged_at is not None:
+        epoch, batch = bridge.diverged_at
+        raise TrainingDiverged(
+            f"Training stopped at epoch {epoch}, batch {batch}: the loss became NaN "
+            f"(learning rate {config.learning_rate:g} is probably too high).")
+    test_loss = test_acc = None
+    if len(data.x_test):
+        test_loss, test_acc = (float(v) for v in model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0))
+    epochs_done = len(bridge.history["loss"])
+    samples = bridge.batches_done * config.batch_size
+    return TrainResult(
+        model=model, config=config, history=bridge.history, test_accuracy=test_acc, test_loss=test_loss,
+        epochs_completed=epochs_done, stopped=bridge.stopped, train_seconds=seconds,
+        samples_per_second=min(samples, n_train * config.epochs) / seconds if seconds > 0 else 0.0,
+    )
