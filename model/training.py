@@ -166,6 +166,13 @@ def _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_
             self.last_report = 0.0
             self.ema_loss = self.ema_acc = None
 
+        def _weights_finite(self) -> bool:
+            # Keras clips probabilities inside the loss, so NaN weights can still report a
+            # finite loss (and the clip stops NaN gradients reaching the last layer); the
+            # first layer's weights are small and poisoned at the first bad step.
+            first = self.model.trainable_weights[0]
+            return bool(np.isfinite(first.numpy()).all())
+
         def _rate_and_eta(self, seen_this_epoch: int) -> tuple[float, float]:
             elapsed = time.perf_counter() - self.start
             rate = self.batches_done / elapsed if elapsed > 0 else 0.0
@@ -183,7 +190,7 @@ def _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_
             batch_loss = (mean_loss * seen - self.prev_loss_sum) / n if n else mean_loss
             batch_acc = (mean_acc * seen - self.prev_acc_sum) / n if n else mean_acc
             self.prev_loss_sum, self.prev_acc_sum, self.prev_seen = mean_loss * seen, mean_acc * seen, seen
-            if not math.isfinite(mean_loss):
+            if not math.isfinite(mean_loss) or not self._weights_finite():
                 self.diverged_at = (self.epoch, batch + 1)
                 self.model.stop_training = True
                 return

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_probabilities
+
+from model.inference import NO_DIGIT, Predictor, apply_temperature
+from model.modelio import load_model
+from model.strokes import strokes_to_input
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_model_path):
+    return Predictor(load_model(trained_model_path).model)
+
+
+def test_single_and_batched_predictions_agree(predictor, small_splits):
+    images = small_splits.x_test[:300, ..., 0]
+    batched = predictor.probabilities(images)
+    assert batched.shape == (300, 10)
+    for i in (0, 150, 299):
+        np.testing.assert_allclose(predictor.probabilities(images[i][None])[0], batched[i], atol=1e-5)
+    assert (batched.argmax(1) == small_splits.y_test[:300]).mean() > 0.85
+
+
+def test_prediction_contract(predictor, small_splits):
+    prediction = predictor.predict_input(small_splits.x_test[0, ..., 0])
+    assert prediction.digit == int(np.argmax(prediction.probabilities))
+    assert prediction.confidence == pytest.approx(prediction.probabilities.max())
+    assert_probabilities(prediction.probabilities)
+    payload = prediction.to_json()
+    assert set(payload) == {"digit", "confidence", "probabilities"} and len(payload["probabilities"]) == 10
+
+
+def test_blank_is_no_digit_not_a_guess(predictor):
+    assert predictor.predict_strokes([], 280, 280) is NO_DIGIT
+    assert predictor.predict_input(None).to_json() == {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10}
+
+
+def test_drawings_in_bulk_match_one_by_one(predictor, pendigits_samples):
+    bulk = predictor.predict_drawings(pendigits_samples)
+    for drawing, prediction in zip(pendigits_samples, bulk):
+        single = predictor.predict_strokes(drawing.strokes, drawing.width, drawing.height)
+        assert single.digit == prediction.digit
+        np.testing.assert_array_equal(single.network_input, strokes_to_input(drawing.strokes, 500, 500))
+
+
+def test_temperature_softens_without_changing_the_answer():
+    probs = np.array([[0.9, 0.05, 0.05] + [0.0] * 7], np.float32)
+    softer = apply_temperature(probs, 2.0)
+    assert softer.argmax() == 0 and softer[0, 0] < 0.9 and softer.sum() == pytest.approx(1.0)

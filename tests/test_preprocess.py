@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import preprocess, strokes
+from model.errors import DigitsError
+
+
+def _centre_of_mass(image):
+    total = image.sum()
+    rows, cols = np.indices(image.shape)
+    return (rows * image).sum() / total, (cols * image).sum() / total
+
+
+def _ink_box(image, threshold=0.05):
+    rows = np.flatnonzero((image > threshold).any(axis=1))
+    cols = np.flatnonzero((image > threshold).any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def test_ink_is_fitted_to_20px_and_centred_by_mass():
+    ink = np.zeros((200, 300), np.float32)
+    ink[20:180, 30:60] = 1.0  # a tall bar far off centre
+    ink[20:40, 30:150] = 1.0  # with a heavy arm to the right: mass is not the box centre
+    out = preprocess.ink_to_input(ink)
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() == pytest.approx(1.0)
+    height, width = _ink_box(out)
+    assert max(height, width) == 20 and width == pytest.approx(20 * 120 / 160, abs=1)
+    com_y, com_x = _centre_of_mass(out)
+    assert abs(com_y - 13.5) <= 0.5 and abs(com_x - 13.5) <= 0.5
+
+
+@pytest.mark.parametrize("ink", [
+    np.zeros((280, 280), np.float32),
+    np.pad(np.ones((1, 2), np.float32), 100),  # a speck of two pixels
+    np.full((50, 50), 0.1, np.float32),  # faint noise below the ink threshold
+])
+def test_blank_or_near_blank_is_no_digit(ink):
+    assert preprocess.ink_to_input(ink) is None
+
+
+def _strokes_of_a_seven(scale=1.0, offset=(0, 0)):
+    ox, oy = offset
+    return [[[ox + scale * x, oy + scale * y] for x, y in [(100, 100), (300, 100), (180, 400)]]]
+
+
+def test_rendering_does_not_depend_on_the_drawing_size_or_place():
+    small = strokes.strokes_to_input(_strokes_of_a_seven(0.5, (10, 20)), 500, 500)
+    big = strokes.strokes_to_input(_strokes_of_a_seven(1.0, (50, 40)), 500, 500)
+    assert small is not None and np.abs(small - big).max() < 0.05
+
+
+def test_rendered_stroke_has_mnist_like_thickness():
+    image = strokes.strokes_to_input([[[250, 50], [250, 450]]], 500, 500)  # a plain "1"
+    row = image[14]
+    assert 2 <= np.count_nonzero(row > 0.5) <= 4  # MNIST strokes are 2-3 px wide
+
+
+@pytest.mark.parametrize("drawing", [
+    [], [[]], [[[10, 10]]], [[[10, 10], [10, 10]]], [[[10, 10], [11, 11]]],
+    [[[float("nan"), 1.0], [float("inf"), 2.0]]],
+])
+def test_empty_dots_and_specks_are_no_digit(drawing):
+    assert strokes.strokes_to_input(drawing, 280, 280) is None
+
+
+def test_pressure_changes_the_width():
+    line = [[100, 50, 0.1], [100, 250, 0.1]], [[150, 50, 1.0], [150, 250, 1.0]]
+    image = strokes.render_strokes(line)
+    light, heavy = image[:, : image.shape[1] // 2], image[:, image.shape[1] // 2:]
+    assert heavy.sum() > 1.5 * light.sum()
+
+
+def test_images_of_either_polarity_classify_the_same():
+    ink = np.zeros((100, 80), np.float32)
+    ink[10:90, 35:45] = 1.0
+    dark_on_light = Image.fromarray(((1 - ink) * 255).astype(np.uint8))
+    light_on_dark = Image.fromarray((ink * 255).astype(np.uint8))
+    rgba = Image.new("RGBA", (80, 100), (0, 0, 0, 0))
+    rgba.putalpha(Image.fromarray((ink * 255).astype(np.uint8)))
+    a, b, c = (preprocess.image_to_input(i) for i in (dark_on_light, light_on_dark, rgba))
+    assert a is not None and np.abs(a - b).max() < 1e-5 and np.abs(a - c).max() < 0.02
+
+
+@pytest.mark.parametrize("colour", [0, 255])
+def test_uniform_images_are_no_digit(colour):
+    assert preprocess.image_to_input(Image.new("L", (64, 64), colour)) is None
+
+
+def test_jsonl_reader_names_the_bad_line():
+    text = json.dumps({"label": 1, "strokes": [[[0, 0], [0, 9]]]}) + "\n\nnot json\n"
+    with pytest.raises(DigitsError, match="line 3"):
+        list(strokes.iter_drawings(io.StringIO(text), "f.jsonl"))
+
+
+@pytest.mark.parametrize("record, problem", [
+    ({"label": 1}, "missing the 'strokes' key"),
+    ({"strokes": [[[0, "a"]]]}, "numbers"),
+    ({"strokes": [[[0, 0]]], "label": 12}, "digit 0-9"),
+    ({"strokes": [[[0, 0]]], "width": -5}, "positive"),
+    ({"strokes": "abc"}, "list of strokes"),
+])
+def test_jsonl_reader_refuses_bad_records(record, problem):
+    with pytest.raises(DigitsError, match=problem):
+        list(strokes.iter_drawings(io.StringIO(json.dumps(record)), "f.jsonl"))
+
+
+def test_drawing_round_trips_through_json(pendigits_samples):
+    original = pendigits_samples[0]
+    again = next(strokes.iter_drawings(io.StringIO(original.to_json()), "x"))
+    assert again.strokes == original.strokes and again.label == original.label
+    assert again.writer == original.writer and again.width == original.width

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from model import architectures
+from model.errors import DigitsError, TrainingDiverged
+from model.training import TrainConfig, train
+
+
+@pytest.mark.parametrize("name", list(architectures.ARCHITECTURES))
+def test_each_architecture_builds_with_its_stated_size_and_trains(name, small_splits):
+    arch = architectures.get(name)
+    model = arch.build()
+    assert model.count_params() == arch.params
+    assert tuple(model.output_shape) == (None, 10)
+    tiny = small_splits.head(256, 64, 64)
+    result = train(TrainConfig(arch=name, epochs=1, batch_size=64), tiny)
+    assert result.epochs_completed == 1 and not result.stopped
+    assert math.isfinite(result.history["loss"][0]) and 0 <= result.test_accuracy <= 1
+    assert arch.description and arch.recipe.epochs >= 1
+
+
+def test_seed_is_the_reference_article_network():
+    layers = [type(layer).__name__ for layer in architectures.get("seed").build().layers]
+    assert layers == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense"]
+
+
+def test_training_learns_and_reports_progress(small_splits):
+    batches, epochs = [], []
+    result = train(TrainConfig(arch="fast", epochs=2, batch_size=64, learning_rate=3e-3, progress_interval=0),
+                   small_splits, on_batch=batches.append, on_epoch=epochs.append)
+    assert result.test_accuracy > 0.85  # 3,000 images, two epochs: far above chance (0.10)
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert epochs[-1].val_accuracy > 0.85 and epochs[-1].samples_per_second > 0
+    assert len(epochs[-1].weights) == len(result.model.get_weights())
+    per_epoch = math.ceil(3000 / 64)
+    assert len(batches) == 2 * per_epoch  # interval 0: every batch reported
+    assert batches[-1].fraction_done == pytest.approx(1.0)
+    assert batches[0].loss > batches[-1].loss
+    assert all(b.eta_seconds >= 0 for b in batches)
+    assert result.history["val_accuracy"] == [e.val_accuracy for e in epochs]
+
+
+def test_progress_is_throttled(small_splits):
+    batches = []
+    train(TrainConfig(arch="mlp", epochs=1, batch_size=16, progress_interval=10.0),
+          small_splits.head(1600, 16, 16), on_batch=batches.append)
+    # The first batch and the last of the epoch always report; nothing in between within 10 s.
+    assert len(batches) <= 3 and batches[-1].batch == 100
+
+
+def test_stop_takes_effect_within_one_batch(small_splits):
+    seen = []
+    stop_after = 5
+
+    def on_batch(progress):
+        seen.append(progress.batch)
+
+    calls = {"n": 0}
+
+    def should_stop():
+        calls["n"] += 1
+        return calls["n"] >= stop_after
+
+    result = train(TrainConfig(arch="fast", epochs=3, batch_size=32, progress_interval=0), small_splits,
+                   on_batch=on_batch, should_stop=should_stop)
+    assert result.stopped
+    assert seen[-1] == stop_after  # no batch ran after the one where stop was requested
+    assert result.epochs_completed == 0  # the interrupted epoch is not recorded
+
+
+def test_nan_loss_stops_with_a_clear_message(small_splits):
+    poisoned = small_splits.head(512, 32, 32)
+    x = poisoned.x_train.copy()
+    x[100] = np.nan  # one bad value poisons the weights in one step, as a diverging run does
+    bad = type(poisoned)(x, poisoned.y_train, poisoned.x_val, poisoned.y_val, poisoned.x_test, poisoned.y_test, "t")
+    with pytest.raises(TrainingDiverged, match="loss became NaN"):
+        train(TrainConfig(arch="mlp", epochs=2, batch_size=32), bad)
+
+
+def test_same_seed_same_result(small_splits):
+    tiny = small_splits.head(512, 64, 64)
+    a = train(TrainConfig(arch="mlp", epochs=1, batch_size=64, seed=7), tiny)
+    b = train(TrainConfig(arch="mlp", epochs=1, batch_size=64, seed=7), tiny)
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", -1), ("learning_rate", 0.0),
+                                          ("learning_rate", 1e6)])
+def test_bad_hyperparameters_are_refused(field, value):
+    with pytest.raises(DigitsError):
+        TrainConfig(arch="fast", **{field: value}).resolved()
