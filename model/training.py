@@ -15,6 +15,7 @@ import numpy as np
 
 from model import architectures
 from model.backend import keras
+from model.calibration import CalibrationReport, calibrate
 from model.data import Splits
 from model.errors import DigitsError, TrainingDiverged
 
@@ -104,10 +105,22 @@ class TrainResult:
     stopped: bool
     train_seconds: float
     samples_per_second: float
+    calibration: CalibrationReport | None = None  # temperature fitted on the validation split
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature if self.calibration is not None else 1.0
+
+    def metadata_extra(self) -> dict:
+        """What a saved model should keep beyond ``new_metadata``'s fields: the curves and the temperature."""
+        extra = {"history": self.history, "train_seconds": self.train_seconds,
+                 "epochs_completed": self.epochs_completed, "stopped": self.stopped}
+        return extra | (self.calibration.to_metadata() if self.calibration is not None else {})
 
     def summary(self) -> dict:
         return {
             "arch": self.config.arch,
+            "temperature": round(self.temperature, 4),
             "epochs": self.epochs_completed,
             "stopped": self.stopped,
             "test_accuracy": self.test_accuracy,
@@ -285,10 +298,13 @@ def train(
     test_loss = test_acc = None
     if len(data.x_test):
         test_loss, test_acc = (float(v) for v in model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0))
+    # Temperature scaling on the validation split, so that "90% sure" means right about 90% of the time.
+    calibration = calibrate(model, data.x_val, data.y_val) if len(data.x_val) else None
     epochs_done = len(bridge.history["loss"])
     samples = bridge.batches_done * config.batch_size
     return TrainResult(
         model=model, config=config, history=bridge.history, test_accuracy=test_acc, test_loss=test_loss,
         epochs_completed=epochs_done, stopped=bridge.stopped, train_seconds=seconds,
         samples_per_second=min(samples, n_train * config.epochs) / seconds if seconds > 0 else 0.0,
+        calibration=calibration,
     )

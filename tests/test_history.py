@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from model import history
+from model.errors import DigitsError
+from model.history import RunRecord, export_csv, list_runs, load_run, record_run
+
+
+def _record(arch="fast", **kw) -> RunRecord:
+    curves = {"loss": [0.5, 0.2], "accuracy": [0.9, 0.95], "val_loss": [0.3, float("nan")],
+              "val_accuracy": [0.92, 0.96], "seconds": [3.0, 6.1]}
+    return RunRecord(arch=arch, config={"arch": arch, "epochs": 2}, history=curves, test_accuracy=0.97,
+                     test_loss=0.1, train_seconds=6.1, epochs_completed=2, **kw)
+
+
+def test_runs_are_kept_in_the_user_data_folder_newest_first(private_user_data):
+    old = _record("mlp", date="2024-01-01T10:00:00+00:00")
+    new = _record("seed", date="2024-02-01T10:00:00+00:00")
+    for r in (old, new):
+        history.save_run(r)
+    assert history.runs_dir().parent == private_user_data
+    runs = list_runs()
+    assert [r.arch for r in runs] == ["seed", "mlp"]
+    assert runs[0].history["loss"] == [0.5, 0.2] and runs[0].config["epochs"] == 2
+    assert load_run(old.id).test_accuracy == 0.97
+    (history.runs_dir() / "broken.json").write_text("{not json")  # a damaged file hides only itself
+    assert len(list_runs()) == 2
+    history.delete_run(old.id)
+    assert [r.arch for r in list_runs()] == ["seed"]
+    with pytest.raises(DigitsError):
+        load_run(old.id)
+    with pytest.raises(DigitsError):
+        load_run("../state")
+
+
+def test_csv_export_has_one_row_per_epoch(tmp_path):
+    path = export_csv(_record(), tmp_path / "run.csv")
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    assert rows[0] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+    assert rows[1] == ["1", "0.5", "0.9", "0.3", "0.92", "3.0"]
+    assert rows[2][3] == ""  # a missing value is an empty cell, not "nan"
+    assert len(rows) == 3
+
+
+def test_a_real_training_run_is_recorded(small_splits):
+    from model.training import TrainConfig, train
+
+    result = train(TrainConfig(arch="mlp", epochs=2, batch_size=128), small_splits.head(512, 64, 64))
+    record = record_run(result, model_path="/tmp/x.keras")
+    [again] = list_runs()
+    assert again.id == record.id and again.arch == "mlp" and again.epochs_completed == 2
+    assert len(again.history["val_accuracy"]) == 2 and again.test_accuracy == pytest.approx(result.test_accuracy)
+    assert again.temperature == pytest.approx(result.temperature) and again.model_path == "/tmp/x.keras"
+    assert json.loads(json.dumps(again.to_json()))["config"]["arch"] == "mlp"
+    assert "mlp" in again.label
