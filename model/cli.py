@@ -57,12 +57,40 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, help="model file (default: the app's current model)")
     evaluate.add_argument("--data", type=Path, help="MNIST .npz or folder of IDX files (default: bundled)")
     evaluate.add_argument("--json", action="store_true", help="print {\"accuracy\": ..., \"loss\": ...}")
+    evaluate.add_argument("--confusion", action="store_true",
+                          help="also print the 10x10 confusion matrix (rows: true digit) and per-class accuracy")
 
     predict = commands.add_parser("predict", help="classify images or strokes; one JSON object per input")
     predict.add_argument("--model", type=Path, help="model file (default: the app's current model)")
     predict.add_argument("--strokes", metavar="FILE", help="JSON Lines strokes file ('-' for standard input)")
     predict.add_argument("images", nargs="*", type=Path, metavar="IMAGE", help="PNG/JPEG files")
+
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune a copy of a model on your handwriting (strokes), mixed with MNIST")
+    finetune.add_argument("--samples", metavar="FILE", type=Path, required=True,
+                          help="labelled drawings, JSON Lines in the pendigits format")
+    finetune.add_argument("--model", type=Path, help="model to start from (default: the app's current model)")
+    finetune.add_argument("--out", type=Path, help="where to save the fine-tuned model (default: your data folder)")
+    finetune.add_argument("--test-samples", metavar="FILE", type=Path,
+                          help="labelled drawings never trained on, also measured before and after")
+    finetune.add_argument("--epochs", type=_positive_int, help="epochs (default: 3)")
+    finetune.add_argument("--lr", type=_learning_rate, help="learning rate (default: 1e-4)")
+    finetune.add_argument("--data", type=Path, help="MNIST .npz or folder of IDX files (default: bundled)")
+    finetune.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    finetune.add_argument("--json", action="store_true", help="print one JSON summary on standard output")
     return parser
+
+
+def _keep_in_history(result, model_path: Path, kind: str = "train") -> None:
+    """Record the run for the window's history; a failure here must not lose the saved model."""
+    from model import history
+
+    try:
+        record = result.run_record(model_path) if kind == "finetune" else history.record_from_result(
+            result, model_path=model_path)
+        history.save_run(record)
+    except DigitsError as exc:
+        print(f"digits: {exc} (the model itself is saved)", file=sys.stderr)
 
 
 def _load_model(path: Path | None):
@@ -112,10 +140,12 @@ def cmd_train(args) -> int:
     on_batch, on_epoch = _progress_printer(sys.stderr)
     result = train(config, data, on_batch=on_batch, on_epoch=on_epoch)
     out = args.out or paths.user_models_dir() / f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}.keras"
-    metadata = new_metadata(args.arch, result.config.to_dict(), result.test_accuracy,
-                            history=result.history, train_seconds=result.train_seconds, data=data.source)
+    # metadata_extra: the curves, and the temperature fitted on the validation split (LoadedModel.temperature).
+    metadata = new_metadata(args.arch, result.config.to_dict(), result.test_accuracy, data=data.source,
+                            **result.metadata_extra())
     save_model(result.model, out, metadata)
     paths.set_active_model_path(out)
+    _keep_in_history(result, out)
     summary = result.summary() | {"model": str(out)}
     if args.json:
         print(json.dumps(summary))
@@ -131,6 +161,8 @@ def cmd_evaluate(args) -> int:
 
     loaded = _load_model(args.model)
     raw = load_mnist(args.data)
+    if args.confusion:
+        return _evaluate_with_confusion(args, loaded, raw)
     model = loaded.model
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     loss, accuracy = model.evaluate(to_float(raw.x_test), raw.y_test.astype("int32"), batch_size=1024, verbose=0)
@@ -172,10 +204,74 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _evaluate_with_confusion(args, loaded, raw) -> int:
+    from model.data import to_float
+    from model.evaluation import evaluate_model, format_confusion
+
+    result = evaluate_model(loaded.model, to_float(raw.x_test), raw.y_test, keep_images=False)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"{loaded.describe()}: test accuracy {result.accuracy:.2%}, loss {result.loss:.4f} "
+              f"on {len(raw.x_test)} images from {raw.source}")
+        print(format_confusion(result.confusion))
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def cmd_finetune(args) -> int:
+    from model.data import load_splits
+    from model.finetune import FinetuneConfig, config_dict, finetune
+    from model.modelio import new_metadata, save_model
+    from model.strokes import read_drawings
+
+    samples = read_drawings(args.samples)  # read every input first, so a bad file fails fast
+    others = read_drawings(args.test_samples) if args.test_samples is not None else None
+    out = args.out or paths.user_models_dir() / f"finetuned-{time.strftime('%Y%m%d-%H%M%S')}.keras"
+    if out.resolve() == paths.BUNDLED_MODEL.resolve():
+        raise DigitsError(f"{out}: the bundled model is never overwritten; choose another --out.")
+    defaults = FinetuneConfig()
+    config = FinetuneConfig(epochs=args.epochs or defaults.epochs, learning_rate=args.lr or defaults.learning_rate,
+                            seed=args.seed)
+    config.validate()
+    loaded = _load_model(args.model)
+    data = load_splits(args.data)
+    on_batch, on_epoch = _progress_printer(sys.stderr)
+    result = finetune(loaded.model, samples, data, config, arch=loaded.arch, evaluate_on=others,
+                      on_batch=on_batch, on_epoch=on_epoch)
+    metadata = new_metadata(loaded.arch, config_dict(config), result.mnist_after, name=out.stem,
+                            data=f"{data.source} + {args.samples}", finetuned_from=str(loaded.path),
+                            **result.metadata_extra())
+    save_model(result.model, out, metadata)
+    if result.forgot:
+        print(f"digits: MNIST test accuracy fell by {-result.mnist_change:.2%} (more than 0.2 points); "
+              f"the model is saved but not made current.", file=sys.stderr)
+    else:
+        try:
+            paths.set_active_model_path(out)
+        except DigitsError as exc:
+            print(f"digits: {exc} The model is saved; pass --model {out} to use it.", file=sys.stderr)
+    _keep_in_history(result, out, kind="finetune")
+    summary = result.summary() | {"model": str(out), "base_model": str(loaded.path)}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"fine-tuned {loaded.describe()} on {result.personal_train} of your drawings "
+          f"({result.personal_held_back} held back) mixed with {result.mnist_in_mix} MNIST images; saved to {out}")
+    print(f"  your held-back drawings: {_pct(result.personal_before)} -> {_pct(result.personal_after)}")
+    if others is not None:
+        print(f"  {args.test_samples}: {_pct(result.extra_before)} -> {_pct(result.extra_after)}")
+    print(f"  MNIST test:              {_pct(result.mnist_before)} -> {_pct(result.mnist_after)}")
+    return 0
+
+
 def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "finetune": cmd_finetune}
     if args.command not in handlers:
         parser.print_help()
         return 0

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,17 @@ def test_a_real_model_matches_keras_evaluate(trained_model_path, small_splits):
     assert result.accuracy == pytest.approx(accuracy, abs=1e-6)
     assert result.loss == pytest.approx(loss, rel=1e-3)
     assert result.confusion.sum() == 300 and np.trace(result.confusion) == round(accuracy * 300)
+
+
+def test_cli_evaluate_confusion_prints_the_matrix(trained_model_path, capsys):
+    from model.cli import run
+
+    assert run(["evaluate", "--model", str(trained_model_path), "--confusion"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "test accuracy" in lines[0] and lines[1].startswith("true\\pred")
+    rows = [[int(v) for v in line.split()[1:11]] for line in lines[2:12]]
+    assert len(rows) == 10 and sum(map(sum, rows)) == 10_000  # the whole MNIST test set
+    assert run(["evaluate", "--model", str(trained_model_path), "--confusion", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert np.trace(summary["confusion"]) == round(summary["accuracy"] * 10_000)
+    assert len(summary["per_class_accuracy"]) == 10
