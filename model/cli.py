@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,6 +34,16 @@ def _learning_rate(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digits",
@@ -49,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="augment training images (default: the recipe)")
     train.add_argument("--data", type=Path, help="MNIST .npz or folder of IDX files (default: bundled)")
     train.add_argument("--limit", type=_positive_int, help="train on only the first N training images")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     train.add_argument("--out", type=Path, help="where to save the model (default: your data folder)")
     train.add_argument("--json", action="store_true", help="print one JSON summary on standard output")
 
@@ -76,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--epochs", type=_positive_int, help="epochs (default: 3)")
     finetune.add_argument("--lr", type=_learning_rate, help="learning rate (default: 1e-4)")
     finetune.add_argument("--data", type=Path, help="MNIST .npz or folder of IDX files (default: bundled)")
-    finetune.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    finetune.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     finetune.add_argument("--json", action="store_true", help="print one JSON summary on standard output")
     return parser
 
@@ -143,15 +155,25 @@ def cmd_train(args) -> int:
     # metadata_extra: the curves, and the temperature fitted on the validation split (LoadedModel.temperature).
     metadata = new_metadata(args.arch, result.config.to_dict(), result.test_accuracy, data=data.source,
                             **result.metadata_extra())
-    save_model(result.model, out, metadata)
-    paths.set_active_model_path(out)
+    try:
+        save_model(result.model, out, metadata)
+    except DigitsError as exc:
+        if args.out is None:  # the user data folder is read-only or full: say where else it can go
+            raise DigitsError(f"{str(exc).rstrip('.')}; train again with --out PATH to save it elsewhere.") from None
+        raise
+    try:
+        paths.set_active_model_path(out)
+    except DigitsError as exc:  # the model is saved; only "make it current" failed
+        print(f"digits: {str(exc).rstrip('.')}, but the model is saved: pass --model {out} to use it.",
+              file=sys.stderr)
     _keep_in_history(result, out)
     summary = result.summary() | {"model": str(out)}
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{args.arch}: test accuracy {result.test_accuracy:.2%}, loss {result.test_loss:.4f}, "
-              f"{result.epochs_completed} epochs in {result.train_seconds:.1f} s "
+        tested = (f"test accuracy {result.test_accuracy:.2%}, loss {result.test_loss:.4f}"
+                  if result.test_accuracy is not None else "no test images")
+        print(f"{args.arch}: {tested}, {result.epochs_completed} epochs in {result.train_seconds:.1f} s "
               f"({result.samples_per_second:.0f} samples/s); saved to {out}")
     return 0
 
@@ -185,7 +207,8 @@ def cmd_predict(args) -> int:
         raise DigitsError("give either IMAGE files or --strokes FILE, not both.")
     # Read every input before loading the model, so a bad file fails fast.
     if args.strokes is not None:
-        drawings = (list(iter_drawings(sys.stdin, "standard input")) if args.strokes == "-"
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)  # bytes: a bad byte is reported with its line
+        drawings = (list(iter_drawings(stdin, "standard input")) if args.strokes == "-"
                     else read_drawings(args.strokes))
         images = []
     else:
@@ -285,4 +308,21 @@ def run(argv: list[str]) -> int:
         return 130
     except MemoryError:
         print("digits: out of memory.", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (``digits predict ... | head``): stop quietly, and keep
+        # Python's final flush of standard output from printing a traceback.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"digits: {where}{exc.strerror or exc}.", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, not the user's fault: still one line, no traceback
+        if os.environ.get("DIGITS_DEBUG"):
+            raise
+        detail = (str(exc).splitlines() or [""])[0][:200]
+        print(f"digits: unexpected error ({type(exc).__name__}: {detail}); "
+              "set DIGITS_DEBUG=1 to see the details.", file=sys.stderr)
         return 1

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from model.errors import DigitsError
 
 KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_IDX_BYTES = 1 << 30  # MNIST's largest IDX file holds 47 MB; a header promising more is refused unread
 _IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte",
     "y_train": "train-labels-idx1-ubyte",
@@ -75,7 +78,8 @@ def _check_arrays(arrays: dict[str, np.ndarray], where: Path) -> RawMnist:
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9:
             raise DigitsError(f"{where}: y_{part} holds labels outside 0-9.")
         if x.dtype != np.uint8:
-            if not np.issubdtype(x.dtype, np.number) or x.min() < 0 or x.max() > 255:
+            if (not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating)
+                    or not np.isfinite(x).all() or x.min() < 0 or x.max() > 255):
                 raise DigitsError(f"{where}: x_{part} must hold pixel values 0-255.")
             arrays[f"x_{part}"] = x.astype(np.uint8)
         arrays[f"y_{part}"] = y.astype(np.uint8)
@@ -106,22 +110,28 @@ def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as handle:
-            raw = handle.read()
-    except (OSError, EOFError) as exc:
+            head = handle.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+                raise DigitsError(f"{path}: bad magic number, not an unsigned-byte IDX file.")
+            dims = head[3]
+            if dims != expected_dims:
+                raise DigitsError(f"{path}: has {dims} dimensions, expected {expected_dims}.")
+            sizes = handle.read(4 * dims)
+            if len(sizes) < 4 * dims:
+                raise DigitsError(f"{path}: truncated header.")
+            shape = tuple(int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(dims))
+            size = math.prod(shape)
+            if size > MAX_IDX_BYTES:
+                raise DigitsError(f"{path}: header says {size} bytes of data, far more than any MNIST file.")
+            raw = handle.read(size + 1)  # one byte more than promised reveals trailing data
+    except DigitsError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
         raise DigitsError(f"{path}: cannot be read ({exc}).") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DigitsError(f"{path}: bad magic number, not an unsigned-byte IDX file.")
-    dims = raw[3]
-    if dims != expected_dims:
-        raise DigitsError(f"{path}: has {dims} dimensions, expected {expected_dims}.")
-    header = 4 + 4 * dims
-    if len(raw) < header:
-        raise DigitsError(f"{path}: truncated header.")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
-    size = int(np.prod(shape))
-    if len(raw) - header != size:
-        raise DigitsError(f"{path}: header says {size} bytes of data, file holds {len(raw) - header}.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    if len(raw) != size:
+        held = f"{len(raw)}" if len(raw) <= size else "more"
+        raise DigitsError(f"{path}: header says {size} bytes of data, file holds {held}.")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
 
 
 def _load_idx_folder(folder: Path) -> RawMnist:
@@ -142,6 +152,8 @@ def load_from_path(path: Path) -> RawMnist:
         return _load_idx_folder(path)
     if not path.exists():
         raise DigitsError(f"{path}: file not found.")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise DigitsError(f"{path}: not a regular file.")
     return _load_npz(path)
 
 

@@ -14,6 +14,8 @@ MAX_PIXELS = 40_000_000  # far above any photo of a digit, far below what exhaus
 def load_image(path: Path | str) -> Image.Image:
     """Open and decode ``path`` fully; raise DigitsError naming the file if it is not a usable image."""
     path = Path(path)
+    if path.exists() and not path.is_dir() and not path.is_file():  # a FIFO would block, a device never end
+        raise DigitsError(f"{path}: not a regular file, not an image.")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():

@@ -21,6 +21,9 @@ from model.errors import DigitsError
 METADATA_ENTRY = "digits.json"
 _UNSAFE_CLASSES = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
 _ACCEPTED_INPUTS = {(None, 28, 28, 1), (None, 28, 28)}
+# Declared (uncompressed) sizes bound the work of reading an archive: a zip bomb is refused unread.
+MAX_JSON_BYTES = 16 << 20
+MAX_ARCHIVE_BYTES = 2 << 30
 
 
 @dataclass
@@ -79,6 +82,8 @@ def save_model(model, path: Path | str, metadata: dict) -> Path:
         write_atomic(path, write, suffix=".keras")
     except OSError as exc:
         raise DigitsError(f"{path}: cannot save the model ({exc.strerror or exc}).") from None
+    except (ValueError, TypeError) as exc:  # Keras refuses some models or paths with these
+        raise DigitsError(f"{path}: cannot save the model ({str(exc).splitlines()[0][:200]}).") from None
     return path
 
 
@@ -98,6 +103,8 @@ def _check_archive(path: Path) -> dict:
         raise DigitsError(f"{path}: file not found.")
     if path.is_dir():
         raise DigitsError(f"{path}: is a folder, not a model file.")
+    if not path.is_file():  # a FIFO would block the open forever, a device never ends
+        raise DigitsError(f"{path}: not a regular file, not a model file.")
     if not os.access(path, os.R_OK):
         raise DigitsError(f"{path}: permission denied.")
     try:
@@ -114,6 +121,10 @@ def _check_archive(path: Path) -> dict:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
+            infos = archive.infolist()
+            if (sum(info.file_size for info in infos) > MAX_ARCHIVE_BYTES
+                    or any(info.file_size > MAX_JSON_BYTES for info in infos if info.filename.endswith(".json"))):
+                raise DigitsError(f"{path}: refused, the archive would unpack to an implausible size.")
             if "config.json" not in names or "model.weights.h5" not in names:
                 raise DigitsError(f"{path}: not a Keras model file (no model configuration or weights inside).")
             bad = archive.testzip()
@@ -155,6 +166,9 @@ def load_model(path: Path | str) -> LoadedModel:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
             raise DigitsError(f"{path}: refused, loading it would need unsafe deserialisation.") from None
+        if "could not be deserialized" in str(exc):
+            raise DigitsError(f"{path}: cannot be loaded, it uses layers or functions that are not "
+                              "standard Keras ones.") from None
         raise DigitsError(f"{path}: cannot be loaded as a Keras model ({message[:200]}).") from None
     check_model_shape(model, str(path))
     return LoadedModel(model, path, metadata)

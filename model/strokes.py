@@ -29,6 +29,11 @@ Stroke = Sequence[Point]
 PEN_FRACTION = 0.11
 RENDER_SIZE = 80  # the ink's larger side, in pixels, when rasterised before the 20 px fit
 MAX_POINTS = 100_000  # per drawing: enough for minutes of drawing, bounded for a hostile file
+# Rendering cost grows with the points; beyond this many the strokes are subsampled
+# (an 80 px raster cannot show more detail), so a huge drawing cannot stall the app.
+MAX_RENDER_POINTS = 20_000
+MAX_LINE_CHARS = 16 * 1024 * 1024  # MAX_POINTS points take about 2 MB of JSON
+MAX_COORDINATE = 1e9  # beyond any screen or tablet; keeps the renderer's arithmetic finite
 
 
 @dataclass
@@ -51,17 +56,64 @@ class Drawing:
         return json.dumps(record, separators=(",", ":"))
 
 
+def _points_array(stroke: object) -> np.ndarray | None:
+    """A stroke as a float array of shape (n, 2) or (n, 3), or None if it holds no usable points.
+
+    The fast path is one ``np.asarray``; odd input (points of mixed length, numbers too
+    large for a float, non-numbers) falls back to point by point, keeping what is usable.
+    """
+    try:
+        points = np.asarray(stroke, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        points = None
+    if points is not None and points.ndim == 2 and points.shape[1] in (2, 3):
+        return points
+    if points is not None and points.ndim != 1 or isinstance(stroke, (str, bytes)):
+        return None
+    try:
+        items = list(stroke)  # type: ignore[call-overload]
+    except TypeError:
+        return None
+    kept = []
+    for point in items:
+        try:
+            kept.append([float(point[0]), float(point[1])])  # mixed lengths: pressure is dropped
+        except (TypeError, ValueError, OverflowError, IndexError, KeyError):
+            continue
+    return np.asarray(kept, dtype=np.float64).reshape(-1, 2)
+
+
 def clean_strokes(strokes: Iterable[Stroke]) -> list[np.ndarray]:
-    """Finite points only, as float arrays of shape (n, 2) or (n, 3); empty strokes dropped."""
+    """Usable points only, as float arrays of shape (n, 2) or (n, 3); empty strokes dropped.
+
+    A point is dropped when a value is not finite or a coordinate lies beyond
+    ``MAX_COORDINATE``: no screen or tablet produces it, and the renderer's
+    arithmetic must not overflow.
+    """
     cleaned = []
     for stroke in strokes:
-        points = np.asarray(stroke, dtype=np.float64)
-        if points.ndim != 2 or points.shape[0] == 0 or points.shape[1] not in (2, 3):
+        points = _points_array(stroke)
+        if points is None or points.shape[0] == 0:
             continue
-        points = points[np.isfinite(points).all(axis=1)]
+        usable = np.isfinite(points).all(axis=1) & (np.abs(points[:, :2]) <= MAX_COORDINATE).all(axis=1)
+        points = points[usable]
         if len(points):
             cleaned.append(points)
     return cleaned
+
+
+def _thin(cleaned: list[np.ndarray], limit: int) -> list[np.ndarray]:
+    """At most about ``limit`` points in all, each stroke subsampled evenly, its ends kept."""
+    total = sum(len(s) for s in cleaned)
+    if total <= limit:
+        return cleaned
+    thinned = []
+    for stroke in cleaned:
+        keep = max(2, round(len(stroke) * limit / total))
+        if keep < len(stroke):
+            stroke = stroke[np.unique(np.linspace(0, len(stroke) - 1, keep).round().astype(int))]
+        thinned.append(stroke)
+    return thinned
 
 
 def render_strokes(strokes: Iterable[Stroke], pen_fraction: float = PEN_FRACTION,
@@ -71,7 +123,7 @@ def render_strokes(strokes: Iterable[Stroke], pen_fraction: float = PEN_FRACTION
     Round caps and joins, as a pen leaves. The pen width is ``pen_fraction`` of
     the ink's larger side, scaled per point by pressure where a point has one.
     """
-    cleaned = clean_strokes(strokes)
+    cleaned = _thin(clean_strokes(strokes), MAX_RENDER_POINTS)
     if not cleaned:
         return None
     xy = np.concatenate([s[:, :2] for s in cleaned])
@@ -80,6 +132,8 @@ def render_strokes(strokes: Iterable[Stroke], pen_fraction: float = PEN_FRACTION
     if extent <= 0:
         return None  # a single dot is not a digit
     scale = size / extent
+    if not math.isfinite(scale):
+        return None  # an extent too small to measure is a dot too
     pen = max(1.0, pen_fraction * size)
     margin = math.ceil(pen)
     canvas_w = int(math.ceil((high[0] - low[0]) * scale)) + 2 * margin + 1
@@ -123,6 +177,15 @@ def strokes_to_input(strokes: Iterable[Stroke], width: float = 500.0, height: fl
     return None if ink is None else ink_to_input(ink)
 
 
+def _positive_number(value: object) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value) and value > 0
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _parse_drawing(record: object, where: str) -> Drawing:
     if not isinstance(record, dict):
         raise DigitsError(f"{where}: expected a JSON object with a 'strokes' key.")
@@ -146,7 +209,7 @@ def _parse_drawing(record: object, where: str) -> Drawing:
         checked.append(stroke)
     width, height = record.get("width", 500), record.get("height", 500)
     for name, value in (("width", width), ("height", height)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        if not _positive_number(value):
             raise DigitsError(f"{where}: '{name}' must be a positive number.")
     label = record.get("label")
     if label is not None and (not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= 9):
@@ -155,23 +218,46 @@ def _parse_drawing(record: object, where: str) -> Drawing:
     return Drawing(checked, float(width), float(height), label, record.get("writer"), extra)
 
 
-def iter_drawings(handle: IO[str], name: str) -> Iterator[Drawing]:
-    """Drawings from a JSON Lines stream; blank lines are skipped, a bad line raises naming its number."""
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
+def iter_drawings(handle: IO[str] | IO[bytes], name: str) -> Iterator[Drawing]:
+    """Drawings from a JSON Lines stream; blank lines are skipped, a bad line raises naming its number.
+
+    ``handle`` may be text or binary; binary lines are decoded one by one (UTF-8), so
+    a bad byte is reported with its line number, which a text stream's decoding of
+    whole blocks cannot do.
+    """
+    number = 0
+    while True:
+        number += 1
         where = f"{name}, line {number}"
         try:
+            line = handle.readline(MAX_LINE_CHARS + 1)  # bounded: /dev/zero or a binary file has no newline
+            if len(line) > MAX_LINE_CHARS:
+                raise DigitsError(f"{where}: longer than {MAX_LINE_CHARS:,} characters, not one drawing.")
+            if isinstance(line, bytes):
+                line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DigitsError(f"{where}: not UTF-8 text (JSON Lines expected).") from None
+        if not line:
+            return
+        if number == 1:
+            line = line.lstrip("\ufeff")  # the byte-order mark some editors write
+        if not line.strip():
+            continue
+        if line.count("[") > 3 * MAX_POINTS:  # each point opens a bracket: refuse before parsing megabytes
+            raise DigitsError(f"{where}: more than {MAX_POINTS} points in one drawing.")
+        try:
             record = json.loads(line, parse_constant=lambda c: float(c))
-        except ValueError as exc:
-            raise DigitsError(f"{where}: not valid JSON ({exc.msg}).") from None
+        except RecursionError:
+            raise DigitsError(f"{where}: not valid JSON (nested too deeply).") from None
+        except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+            raise DigitsError(f"{where}: not valid JSON ({getattr(exc, 'msg', None) or exc}).") from None
         yield _parse_drawing(record, where)
 
 
 def read_drawings(path: Path | str) -> list[Drawing]:
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, "rb") as handle:
             return list(iter_drawings(handle, str(path)))
     except FileNotFoundError:
         raise DigitsError(f"{path}: file not found.") from None
