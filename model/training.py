@@ -15,13 +15,9 @@ import numpy as np
 
 from model import architectures
 from model.backend import keras
-from model.calibration import CalibrationReport, calibrate
+from model.calibration import CalibrationReport, calibrate, calibrate_probabilities
 from model.data import Splits
 from model.errors import DigitsError, TrainingDiverged
-
-# Evaluation batch: big enough to amortise per-call costs, small enough that its activations
-# (seed's first layer: 87 kB an image) do not add 100+ MB to the peak memory of a run.
-EVAL_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -273,6 +269,49 @@ def as_uint8_images(x: np.ndarray, chunk: int = 4096) -> np.ndarray | None:
     return out
 
 
+def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """The training set as a Keras ``PyDataset``: a seeded shuffle each epoch, batches cut by two threads.
+
+    Why not ``fit(x, y)``: on TensorFlow, Keras turns arrays into an autotuned
+    tf.data pipeline, and destroying its iterator waits for the autotuner's
+    thread, which often misses its wake-up and sleeps out its period: up to
+    10 s (measured: 9-10 s in most runs) after the last batch, before ``fit``
+    returns, at every epoch's end and in every ``evaluate``. A PyDataset with
+    worker threads turns the autotuner off (Keras's own choice), costs the
+    same per step, and runs unchanged on JAX. The queue holds a whole epoch,
+    so the feeding thread never blocks: a run stopped mid-epoch leaves no
+    thread waiting on a full queue.
+    """
+    k = keras()
+    n_batches = math.ceil(len(x) / batch_size)
+
+    class Batches(k.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=2, use_multiprocessing=False, max_queue_size=n_batches + 1)
+            self._rng = np.random.default_rng(seed)
+            self._order = self._rng.permutation(len(x))
+
+        def __len__(self) -> int:
+            return n_batches
+
+        def __getitem__(self, index: int):
+            rows = self._order[index * batch_size:(index + 1) * batch_size]
+            return x[rows], y[rows]
+
+        def on_epoch_end(self) -> None:
+            # Keras calls this once before the first epoch and after each; never while batches are cut.
+            self._order = self._rng.permutation(len(x))
+
+    return Batches()
+
+
+def _loss_and_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Sparse categorical cross-entropy (probabilities clipped at 1e-7, as Keras does) and accuracy."""
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return float(-np.log(picked).mean()), float((probabilities.argmax(axis=1) == labels).mean())
+
+
 def train(
     config: TrainConfig,
     data: Splits,
@@ -311,20 +350,26 @@ def train(
     trainable = k.Sequential([*front, model]) if front else model
     compile_for_training(trainable, config, steps_per_epoch)
     if trainable is not model:
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # for evaluate
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # callers may evaluate it
+
+    from model.inference import Predictor
+
+    # Evaluation through the predictor's fixed-shape calls: model.evaluate builds a tf.data
+    # pipeline each time (see _batches) and takes twice as long.
+    predictor = Predictor(model, 1.0)
+    val_cache: dict = {}  # the last validation probabilities, and after how many batches
 
     def evaluate_val() -> tuple[float | None, float | None]:
         if len(data.x_val) == 0:
             return None, None
-        loss, acc = model.evaluate(data.x_val, data.y_val, batch_size=EVAL_BATCH, verbose=0)
-        return float(loss), float(acc)
+        val_cache["probabilities"] = predictor.probabilities(data.x_val)
+        val_cache["batches"] = bridge.batches_done
+        return _loss_and_accuracy(val_cache["probabilities"], data.y_val)
 
     bridge = _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_val)
     start = time.perf_counter()
-    trainable.fit(
-        x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
-        shuffle=True, callbacks=[bridge], verbose=0,
-    )
+    trainable.fit(_batches(x_train, data.y_train, config.batch_size, config.seed), epochs=config.epochs,
+                  shuffle=False, callbacks=[bridge], verbose=0)
     seconds = time.perf_counter() - start
     if bridge.diverged_at is not None:
         epoch, batch = bridge.diverged_at
@@ -333,10 +378,15 @@ def train(
             f"(learning rate {config.learning_rate:g} is probably too high).")
     test_loss = test_acc = None
     if len(data.x_test):
-        test_loss, test_acc = (float(v) for v in model.evaluate(data.x_test, data.y_test, batch_size=EVAL_BATCH,
-                                                                verbose=0))
-    # Temperature scaling on the validation split, so that "90% sure" means right about 90% of the time.
-    calibration = calibrate(model, data.x_val, data.y_val) if len(data.x_val) else None
+        test_loss, test_acc = _loss_and_accuracy(predictor.probabilities(data.x_test), data.y_test)
+    # Temperature scaling on the validation split, so that "90% sure" means right about 90% of the time;
+    # the last epoch's validation probabilities are those of the final weights unless a stop came after.
+    calibration = None
+    if len(data.x_val):
+        if val_cache.get("batches") == bridge.batches_done:
+            calibration = calibrate_probabilities(val_cache["probabilities"], data.y_val)
+        else:
+            calibration = calibrate(model, data.x_val, data.y_val)
     epochs_done = len(bridge.history["loss"])
     samples = bridge.batches_done * config.batch_size
     return TrainResult(
