@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print {\"accuracy\": ..., \"loss\": ...}")
     evaluate.add_argument("--confusion", action="store_true",
                           help="also print the 10x10 confusion matrix (rows: true digit) and per-class accuracy")
+    evaluate.add_argument("--strokes", metavar="FILE",
+                          help="measure on labelled drawings (JSON Lines, pendigits format) instead of MNIST test")
 
     predict = commands.add_parser("predict", help="classify images or strokes; one JSON object per input")
     predict.add_argument("--model", type=Path, help="model file (default: the app's current model)")
@@ -181,6 +183,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from model.data import load_mnist, to_float
 
+    if args.strokes is not None:
+        return _evaluate_drawings(args)
     loaded = _load_model(args.model)
     raw = load_mnist(args.data)
     if args.confusion:
@@ -193,6 +197,26 @@ def cmd_evaluate(args) -> int:
     else:
         print(f"{loaded.describe()}: test accuracy {accuracy:.2%}, loss {loss:.4f} "
               f"on {len(raw.x_test)} images from {raw.source}")
+    return 0
+
+
+def _evaluate_drawings(args) -> int:
+    """Accuracy on labelled drawings through the app's renderer; "no digit" counts as wrong."""
+    from model.inference import Predictor
+    from model.strokes import read_drawings
+
+    drawings = read_drawings(args.strokes)
+    if not drawings or any(d.label is None for d in drawings):
+        raise DigitsError(f"{args.strokes}: every drawing needs a 'label' to be evaluated.")
+    loaded = _load_model(args.model)
+    predictions = Predictor(loaded.model, loaded.temperature).predict_drawings(drawings)
+    correct = [p.digit == d.label for p, d in zip(predictions, drawings)]
+    accuracy = sum(correct) / len(correct)
+    if args.json:
+        print(json.dumps({"accuracy": accuracy, "count": len(correct),
+                          "no_digit": sum(p.digit is None for p in predictions)}))
+    else:
+        print(f"{loaded.describe()}: {accuracy:.2%} of {len(correct)} drawings from {args.strokes}")
     return 0
 
 

@@ -99,3 +99,16 @@ def test_model_defaults_to_the_current_one(trained_model_path, private_user_data
     run = digits("evaluate", "--json", env_home=private_user_data)
     direct = digits("evaluate", "--json", "--model", trained_model_path)
     assert run.returncode == 0 and json.loads(run.stdout) == json.loads(direct.stdout)
+
+
+def test_evaluate_on_labelled_drawings(trained_model_path):
+    run = digits("evaluate", "--model", trained_model_path, "--strokes", DATA / "pendigits-sample.jsonl", "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["count"] == 20 and 0.5 <= result["accuracy"] <= 1.0
+
+
+def test_evaluate_drawings_needs_labels(tmp_path, trained_model_path):
+    (tmp_path / "u.jsonl").write_text('{"strokes": [[[0, 0], [0, 50]]]}\n')
+    run = digits("evaluate", "--model", trained_model_path, "--strokes", tmp_path / "u.jsonl")
+    assert run.returncode == 1 and "needs a 'label'" in run.stderr
