@@ -273,7 +273,7 @@ def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
     """The training set as a Keras ``PyDataset``: a seeded shuffle each epoch, batches cut by two threads.
 
     Why not ``fit(x, y)``: on TensorFlow, Keras turns arrays into an autotuned
-    tf.data pipeline, and destroying its iterator waits for the autotuner's
+    TensorFlow data pipeline, and destroying its iterator waits for the autotuner's
     thread, which often misses its wake-up and sleeps out its period: up to
     10 s (measured: 9-10 s in most runs) after the last batch, before ``fit``
     returns, at every epoch's end and in every ``evaluate``. A PyDataset with
@@ -373,8 +373,8 @@ def train(
 
     from model.inference import Predictor
 
-    # Evaluation through the predictor's fixed-shape calls: model.evaluate builds a tf.data
-    # pipeline each time (see _batches) and takes twice as long.
+    # Evaluation through the predictor's fixed-shape calls: model.evaluate builds a TensorFlow
+    # data pipeline each time (see _batches) and takes twice as long.
     predictor = Predictor(model, 1.0)
     val_cache: dict = {}  # the last validation probabilities, and after how many batches
 
