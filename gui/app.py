@@ -1,0 +1,54 @@
+"""Starting the app: the window first, TensorFlow and the model after it is on screen."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+ORGANISATION = APPLICATION = "digits"
+
+
+def _application(argv: list[str] | None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "digits", *(argv or [])])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    return app
+
+
+def default_settings() -> QSettings:
+    """Window geometry and brush size (the model is recorded by ``model.paths``, shared with the CLI)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+
+
+def build_window(argv: list[str] | None = None, *, settings: QSettings | None = None,
+                 data_loader: Callable[[], object] | None = None, show_error: Callable[[str], None] | None = None,
+                 start: bool = True):
+    """The ready main window, not shown and without entering the event loop.
+
+    ``settings``, ``data_loader`` (MNIST for training) and ``show_error`` replace
+    the defaults (tests use a temporary settings file, a small MNIST slice and a
+    recorder instead of message boxes). With ``start`` the model starts loading
+    in the background at once.
+    """
+    app = _application(argv)
+    from gui.main_window import MainWindow
+
+    window = MainWindow(settings or default_settings(), data_loader=data_loader, show_error=show_error)
+    window._app = app  # noqa: SLF001 - keeps a QApplication created here alive as long as the window
+    if start:
+        window.start()
+    return window
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Open the window and run until it closes; the exit code."""
+    app = _application(argv)
+    window = build_window(argv, start=False)
+    window.show()
+    # Importing TensorFlow holds the interpreter for seconds: begin only once the window is painted.
+    QTimer.singleShot(150, window.start)
+    return app.exec()

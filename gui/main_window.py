@@ -1,0 +1,383 @@
+"""The main window: canvas on the left, prediction on the right, training panel docked below."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QToolBar,
+    QWidget,
+)
+
+from gui.canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, DrawingCanvas
+from gui.inference import InferenceService, PredictionInput
+from gui.model_loader import LOADING, MISSING, READY, ModelManager
+from gui.prediction_panel import PredictionPanel
+from gui.style import base_font, scaled_font
+from gui.training_panel import TrainingPanel
+from model import paths
+from model.errors import DigitsError
+
+_orphans: list = []  # threads that outlived their join timeout: kept referenced, never destroyed running
+
+
+class MainWindow(QMainWindow):
+    prediction_shown = Signal(object)  # ShownPrediction, after the panel shows it
+    error_reported = Signal(str)
+    _notice_received = Signal(str)  # from model.paths' notifier, which any thread may call
+
+    def __init__(self, settings: QSettings, data_loader: Callable[[], object] | None = None,
+                 show_error: Callable[[str], None] | None = None):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("digits")
+        self.setFont(base_font(self.font()))
+        self.settings = settings
+        self.show_error = show_error or self._error_box
+        self.last_error: str | None = None
+        self.last_shown = None  # the ShownPrediction on screen
+        self._closed = False
+
+        self.undo_stack = QUndoStack(self)
+        self.canvas = DrawingCanvas(self.undo_stack)
+        self.prediction_panel = PredictionPanel()
+        self.training_panel = TrainingPanel(data_loader=data_loader)
+        self.inference = InferenceService(self)
+        self.models = ModelManager(self.inference, self)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(self.canvas, 3)
+        layout.addWidget(self.prediction_panel, 2)
+        self.setCentralWidget(central)
+        self.training_dock = QDockWidget("Training", self)
+        self.training_dock.setObjectName("trainingDock")
+        self.training_dock.setWidget(self.training_panel)
+        self.training_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                       | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                                       | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
+
+        self.model_label = QLabel()
+        self.model_label.setObjectName("modelStatus")
+        self.model_label.setAccessibleName("Active model")
+        self.statusBar().addPermanentWidget(self.model_label)
+
+        self._build_actions()
+        self._connect()
+        self._restore_settings()
+        self._on_state(LOADING)
+
+    # Actions and menus ---------------------------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcuts=(), name: str = "") -> QAction:
+        action = QAction(text, self)
+        if name:
+            action.setObjectName(name)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work whichever widget has focus
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_model_action = self._action("&Open model...", self._ask_open_model,
+                                              [QKeySequence.StandardKey.Open], "openModelAction")
+        self.save_model_action = self._action("&Save model as...", self._ask_save_model,
+                                              ["Ctrl+Shift+S"], "saveModelAction")
+        self.reset_model_action = self._action("&Reset to bundled model", self.models.reset_to_bundled,
+                                               name="resetModelAction")
+        self.restore_model_action = self._action("Restore &previous model", self.models.restore_previous,
+                                                 name="restoreModelAction")
+        self.open_image_action = self._action("Open &image...", self._ask_open_image, ["Ctrl+I"], "openImageAction")
+        self.save_drawing_action = self._action("Save &drawing as strokes...", self._ask_save_drawing,
+                                                name="saveDrawingAction")
+        self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"], "quitAction")
+
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action, name in ((self.undo_action, "undoAction"), (self.redo_action, "redoAction")):
+            action.setObjectName(name)
+            self.addAction(action)
+        self.clear_action = self._action("&Clear", self.canvas.clear, ["Esc", "Delete"], "clearAction")
+
+        tools = QActionGroup(self)
+        self.pen_action = self._action("&Pen", lambda: self.canvas.set_eraser(False), ["P"], "penAction")
+        self.eraser_action = self._action("&Eraser", lambda: self.canvas.set_eraser(True), ["E"], "eraserAction")
+        for action in (self.pen_action, self.eraser_action):
+            action.setCheckable(True)
+            tools.addAction(action)
+        self.pen_action.setChecked(True)
+        self.bigger_action = self._action("Bigger brush", lambda: self._nudge_brush(+2), ["]"], "biggerBrushAction")
+        self.smaller_action = self._action("Smaller brush", lambda: self._nudge_brush(-2), ["["], "smallerBrushAction")
+        self.training_action = self.training_dock.toggleViewAction()
+        self.training_action.setText("&Training panel")
+        self.training_action.setShortcut(QKeySequence("Ctrl+T"))
+
+        menu = self.menuBar().addMenu("&File")
+        for item in (self.open_model_action, self.save_model_action, self.reset_model_action,
+                     self.restore_model_action, None, self.open_image_action, self.save_drawing_action, None,
+                     self.quit_action):
+            menu.addSeparator() if item is None else menu.addAction(item)
+        menu = self.menuBar().addMenu("&Edit")
+        for item in (self.undo_action, self.redo_action, self.clear_action):
+            menu.addAction(item)
+        menu = self.menuBar().addMenu("&View")
+        for item in (self.training_action, None, self.pen_action, self.eraser_action, self.bigger_action,
+                     self.smaller_action):
+            menu.addSeparator() if item is None else menu.addAction(item)
+
+        toolbar = QToolBar("Drawing")
+        toolbar.setObjectName("drawingToolbar")
+        toolbar.setMovable(False)
+        toolbar.setFont(scaled_font(self.font(), 1.1))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.pen_action, self.eraser_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Brush "))
+        self.brush_slider = QSlider(Qt.Orientation.Horizontal)
+        self.brush_slider.setObjectName("brushSizeSlider")
+        self.brush_slider.setAccessibleName("Brush size")
+        self.brush_slider.setToolTip("Brush size on screen. The network always sees the strokes at MNIST's "
+                                     "relative thickness, whatever the brush.")
+        self.brush_slider.setRange(int(MIN_BRUSH), int(MAX_BRUSH))
+        self.brush_slider.setFixedWidth(160)
+        self.brush_slider.valueChanged.connect(lambda v: self.canvas.set_brush_size(float(v)))
+        toolbar.addWidget(self.brush_slider)
+        toolbar.addSeparator()
+        for action in (self.undo_action, self.redo_action, self.clear_action):
+            toolbar.addAction(action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self._update_model_actions()
+
+    def _connect(self) -> None:
+        self.canvas.changed.connect(self._on_canvas_changed)
+        self.canvas.file_dropped.connect(self.open_file)
+        self.canvas.brush_size_changed.connect(lambda v: self.brush_slider.setValue(round(v)))
+        self.canvas.eraser_toggled.connect(lambda on: (self.eraser_action if on else self.pen_action).setChecked(True))
+        self.inference.prediction_ready.connect(self._on_prediction)
+        self.inference.prediction_failed.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.models.state_changed.connect(self._on_state)
+        self.models.active_changed.connect(self._on_active_model)
+        self.models.load_failed.connect(self.report_error)
+        self._notice_received.connect(self.report_error)
+        self.models.busy.connect(lambda m: self.statusBar().showMessage(m, 3000))
+        panel = self.training_panel
+        panel.training_started.connect(self._on_training_started)
+        panel.epoch_ended.connect(lambda p: self.models.epoch_weights(panel.config.arch, p))
+        panel.training_finished.connect(self._on_training_finished)
+        panel.training_failed.connect(self._on_training_failed)
+
+    # Start and stop ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the inference thread and load the model (the window may already be on screen)."""
+        if not self.inference.running:
+            paths.set_notifier(self._notice_received.emit)
+            self.inference.start()
+            self.models.start()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if not self._closed:
+            self._closed = True
+            paths.set_notifier(None)
+            self._save_settings()
+            if self.training_panel.running:
+                self.hide()  # the run ends at its next batch; don't look frozen meanwhile
+            for owner in (self.training_panel, self.inference):
+                if not owner.shutdown():
+                    _orphans.append(owner.thread)  # never let Python destroy a running QThread
+        event.accept()
+
+    def threads_running(self) -> bool:
+        return self.training_panel.thread_running() or self.inference.running
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1320, 900)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        try:
+            brush = float(self.settings.value("canvas/brushSize", DEFAULT_BRUSH))
+        except (TypeError, ValueError):
+            brush = DEFAULT_BRUSH
+        self.canvas.set_brush_size(brush)
+        self.brush_slider.setValue(round(self.canvas.brush_size()))
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("canvas/brushSize", self.canvas.brush_size())
+        self.settings.sync()
+
+    # Errors ---------------------------------------------------------------------------------------
+
+    @Slot(str)
+    def report_error(self, message: str) -> None:
+        self.last_error = message
+        self.statusBar().showMessage(message, 8000)
+        self.error_reported.emit(message)
+        self.show_error(message)
+
+    def _error_box(self, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "digits", message, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorMessage")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not exec(): the window (and any training) carries on
+
+    # Drawing and predictions -------------------------------------------------------------------------
+
+    @Slot(bool)
+    def _on_canvas_changed(self, final: bool) -> None:
+        canvas = self.canvas
+        if canvas.has_image:
+            data = PredictionInput(canvas.revision, image=canvas.image_payload, final=final)
+        else:
+            data = PredictionInput(canvas.revision, strokes=canvas.strokes, final=final)
+        self.inference.submit(data)
+
+    @Slot(object)
+    def _on_prediction(self, shown) -> None:
+        if self.models.state != READY:
+            return
+        self.last_shown = shown
+        self.prediction_panel.show_prediction(shown.prediction, shown.source)
+        self.prediction_shown.emit(shown)
+
+    def _nudge_brush(self, delta: float) -> None:
+        self.canvas.set_brush_size(self.canvas.brush_size() + delta)
+
+    # Models ---------------------------------------------------------------------------------------------
+
+    @Slot(str)
+    def _on_state(self, state: str) -> None:
+        if state == LOADING:
+            self.prediction_panel.show_message("loading model...")
+            self.model_label.setText("loading model...")
+        elif state == MISSING:
+            self.prediction_panel.show_message(
+                "no model", "open one (File > Open model) or train one below")
+            self.model_label.setText("no model")
+        elif state == READY and self.last_shown is None:
+            self.prediction_panel.show_message("draw a digit")
+        self._update_model_actions()
+
+    @Slot(object)
+    def _on_active_model(self, loaded) -> None:
+        accuracy = ("accuracy unknown" if loaded.test_accuracy is None
+                    else f"{loaded.test_accuracy:.2%} test accuracy")
+        self.model_label.setText(f"Model: {loaded.name} · {loaded.arch} · {accuracy}")
+        self.statusBar().showMessage(f"using {loaded.describe()}", 5000)
+        self._update_model_actions()
+
+    def _update_model_actions(self) -> None:
+        previous = self.models.previous_path
+        self.restore_model_action.setEnabled(previous is not None)
+        self.restore_model_action.setText("Restore &previous model" + (f" ({previous.stem})" if previous else ""))
+        self.save_model_action.setEnabled(self.models.active is not None and self.models.active.path is not None)
+
+    def open_model(self, path: Path | str) -> None:
+        self.models.open(Path(path))
+
+    def open_image(self, path: Path | str) -> None:
+        from model.images import load_image
+
+        try:
+            image = load_image(path)
+        except DigitsError as exc:
+            self.report_error(str(exc))
+            return
+        thumb = image.convert("RGBA")
+        thumb.thumbnail((1024, 1024))
+        pixels = np.ascontiguousarray(np.asarray(thumb, dtype=np.uint8))
+        qimage = QImage(pixels.data, thumb.width, thumb.height, 4 * thumb.width, QImage.Format.Format_RGBA8888).copy()
+        self.canvas.set_image(qimage, image, Path(path).name)
+
+    @Slot(str)
+    def open_file(self, path: str) -> None:
+        """A dropped file: a model if it is a .keras file, else a picture to classify."""
+        (self.open_model if Path(path).suffix.lower() == ".keras" else self.open_image)(path)
+
+    def save_model_as(self, path: Path | str) -> None:
+        """Copy the active model's file (model and metadata) to ``path``, atomically."""
+        import shutil
+
+        from model.atomic import write_atomic
+
+        path = Path(path)
+        if path.suffix != ".keras":
+            path = path.with_name(path.name + ".keras")
+        source = self.models.active.path if self.models.active is not None else None
+        if source is None:
+            self.report_error("There is no model to save.")
+            return
+        try:
+            write_atomic(path, lambda tmp: shutil.copyfile(source, tmp), suffix=".keras")
+        except OSError as exc:
+            self.report_error(f"{path}: cannot save the model ({exc.strerror or exc}).")
+            return
+        self.statusBar().showMessage(f"saved {self.models.active.name} to {path}", 5000)
+
+    def save_drawing(self, path: Path | str) -> None:
+        """Write the strokes as one JSON line, the format ``digits predict --strokes`` reads."""
+        try:
+            Path(path).write_text(self.canvas.drawing().to_json() + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.report_error(f"{path}: cannot save the drawing ({exc.strerror or exc}).")
+
+    def _ask_open_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Keras models (*.keras);;All files (*)")
+        if path:
+            self.open_model(path)
+
+    def _ask_save_model(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save model as", "", "Keras models (*.keras)")
+        if path:
+            self.save_model_as(path)
+
+    def _ask_open_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
+        if path:
+            self.open_image(path)
+
+    def _ask_save_drawing(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save drawing", "drawing.jsonl", "Strokes (*.jsonl)")
+        if path:
+            self.save_drawing(path)
+
+    # Training -------------------------------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_training_started(self, config) -> None:
+        self.models.training_started()
+        self.statusBar().showMessage(f"training {config.arch} for {config.epochs} epoch(s)...", 5000)
+
+    @Slot(object)
+    def _on_training_finished(self, outcome) -> None:
+        self.statusBar().showMessage(outcome.message, 10000)
+        if outcome.loaded is not None:
+            self.models.adopt_trained(outcome.loaded)
+        else:
+            self.models.training_ended()
+
+    @Slot(str)
+    def _on_training_failed(self, message: str) -> None:
+        self.models.training_ended()
+        self.report_error(message)

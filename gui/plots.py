@@ -1,0 +1,162 @@
+"""Live training curves: loss and accuracy against epochs, per batch (smoothed) and per epoch (validation).
+
+The curves are created once and fed with ``setData`` (pyqtgraph's
+``PanningPlot`` example); the widget owns the history arrays. Both plots
+share their x axis, in epochs, fixed to the run's length so the curves grow
+from left to right.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from gui.style import plot_colours, scaled_font
+
+
+class _Series:
+    """Growing x/y arrays with amortised appends (setData takes views, no copies of the lists)."""
+
+    def __init__(self):
+        self._x = np.zeros(256)
+        self._y = np.zeros(256)
+        self.size = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.size == len(self._x):
+            self._x = np.resize(self._x, 2 * self.size)
+            self._y = np.resize(self._y, 2 * self.size)
+        self._x[self.size], self._y[self.size] = x, y
+        self.size += 1
+
+    def clear(self) -> None:
+        self.size = 0
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self.size]
+
+
+class TrainingPlots(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("trainingPlots")
+        self.loss_plot = self._make_plot("lossPlot", "Loss plot", "loss")
+        self.accuracy_plot = self._make_plot("accuracyPlot", "Accuracy plot", "accuracy (%)")
+        self.accuracy_plot.setXLink(self.loss_plot)
+        self.loss_plot.setLimits(yMin=0)
+        self.accuracy_plot.setLimits(yMin=0, yMax=101)
+        self._series = {name: _Series() for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        self._curves = {}
+        self._build_curves()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.loss_plot)
+        layout.addWidget(self.accuracy_plot)
+        self.reset(1)
+
+    def _make_plot(self, object_name: str, accessible: str, y_label: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget()
+        plot.setObjectName(object_name)
+        plot.setAccessibleName(accessible)
+        plot.setMinimumSize(260, 200)
+        item = plot.getPlotItem()
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot._y_label = y_label  # noqa: SLF001 - kept for re-styling on palette changes
+        return plot
+
+    def _build_curves(self) -> None:
+        colours = plot_colours(self.palette())
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        # Loss falls and accuracy rises: legends go where the curves are not.
+        for plot, name, corner in ((self.loss_plot, "loss", (-10, 10)), (self.accuracy_plot, "accuracy", (-10, -10))):
+            plot.addLegend(offset=corner, labelTextColor=text,
+                           labelTextSize=f"{scaled_font(self.font(), 1.0).pointSizeF():.0f}pt")
+            self._curves[name] = plot.plot(name="training (smoothed)", pen=pg.mkPen(colours["train"], width=2))
+            self._curves[f"val_{name}"] = plot.plot(
+                name="validation", pen=pg.mkPen(colours["val"], width=3), symbol="o", symbolSize=11,
+                symbolBrush=pg.mkBrush(colours["val"]), symbolPen=pg.mkPen(colours["val"]))
+        self.apply_palette()
+
+    def apply_palette(self) -> None:
+        palette = self.palette()
+        colours = plot_colours(palette)
+        background = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.WindowText)
+        tick_font = scaled_font(self.font(), 1.0)
+        label_style = {"color": text.name(), "font-size": f"{tick_font.pointSizeF() * 1.1:.0f}pt"}
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.setBackground(background)
+            for side in ("left", "bottom"):
+                axis = plot.getAxis(side)
+                axis.setPen(pg.mkPen(text))
+                axis.setTextPen(pg.mkPen(text))
+                axis.setStyle(tickFont=tick_font)
+            plot.setLabel("bottom", "epoch", **label_style)
+            plot.setLabel("left", plot._y_label, **label_style)  # noqa: SLF001
+            legend = plot.getPlotItem().legend
+            if legend is not None:
+                legend.setLabelTextColor(text)
+                for _sample, label in legend.items:
+                    label.setText(label.text, color=text)
+                legend.setBrush(pg.mkBrush(background))
+                legend.setPen(pg.mkPen(text, width=0.5))
+        for name, curve in self._curves.items():
+            colour = colours["val"] if name.startswith("val_") else colours["train"]
+            curve.setPen(pg.mkPen(colour, width=3 if name.startswith("val_") else 2))
+            if name.startswith("val_"):
+                curve.setSymbolBrush(pg.mkBrush(colour))
+                curve.setSymbolPen(pg.mkPen(background, width=1.5))
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == event.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
+
+    def reset(self, epochs: int) -> None:
+        """Empty the curves and fix the x axis to a run of ``epochs``."""
+        for series in self._series.values():
+            series.clear()
+        for name in self._curves:
+            self._refresh(name)
+        self.loss_plot.setXRange(0, max(1, epochs), padding=0.02)
+        # Sensible empty axes until the first points arrive; then the y axes follow the data.
+        self.loss_plot.setYRange(0, 2.5, padding=0)
+        self.accuracy_plot.setYRange(0, 100, padding=0)
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.getPlotItem().enableAutoRange(axis="y", enable=True)
+
+    def add_batch(self, progress) -> None:
+        """A ``model.training.BatchProgress``: smoothed training loss and accuracy at its position."""
+        self._series["loss"].append(progress.position, progress.loss)
+        self._series["accuracy"].append(progress.position, 100 * progress.accuracy)
+        self._refresh("loss")
+        self._refresh("accuracy")
+
+    def add_epoch(self, progress) -> None:
+        """A ``model.training.EpochProgress``: validation loss and accuracy at the epoch's end."""
+        if progress.val_loss is None:
+            return
+        self._series["val_loss"].append(progress.epoch, progress.val_loss)
+        self._series["val_accuracy"].append(progress.epoch, 100 * progress.val_accuracy)
+        self._refresh("val_loss")
+        self._refresh("val_accuracy")
+
+    def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The data a curve shows: ``loss``, ``accuracy``, ``val_loss`` or ``val_accuracy``."""
+        curve = self._curves[name]
+        x, y = curve.xData, curve.yData
+        return (np.zeros(0) if x is None else x), (np.zeros(0) if y is None else y)
+
+    def _refresh(self, name: str) -> None:
+        series = self._series[name]
+        self._curves[name].setData(series.x, series.y)

@@ -1,0 +1,200 @@
+"""The right-hand side: the predicted digit, how sure, all ten probabilities, and what the network saw."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gui.style import scaled_font
+
+DIGIT_PIXELS = 136  # the predicted digit's height: legible from the back of a classroom
+
+
+def _muted(palette: QPalette, alpha: float = 0.35) -> QColor:
+    colour = QColor(palette.color(QPalette.ColorRole.WindowText))
+    colour.setAlphaF(alpha)
+    return colour
+
+
+class ProbabilityBars(QWidget):
+    """Ten horizontal bars, one per digit; the most likely one in the highlight colour."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("probabilityBars")
+        self.setAccessibleName("Probabilities")
+        self._probabilities = np.zeros(10, dtype=np.float32)
+        self._top: int | None = None
+        self.setFont(scaled_font(self.font(), 1.15))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        self._describe()
+
+    def probabilities(self) -> np.ndarray:
+        return self._probabilities.copy()
+
+    def set_probabilities(self, probabilities: np.ndarray | None, top: int | None) -> None:
+        self._probabilities = (np.zeros(10, dtype=np.float32) if probabilities is None
+                               else np.asarray(probabilities, dtype=np.float32).copy())
+        self._top = top
+        self._describe()
+        self.update()
+
+    def _describe(self) -> None:
+        order = np.argsort(self._probabilities)[::-1][:3]
+        text = ", ".join(f"{d}: {self._probabilities[d]:.0%}" for d in order) if self._top is not None else "none"
+        self.setAccessibleDescription(f"most likely digits {text}")
+
+    def _row_height(self) -> int:
+        return max(20, int(QFontMetrics(self.font()).height() * 1.25))
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, 10 * self._row_height())
+
+    def minimumSizeHint(self) -> QSize:
+        # Rows may shrink to the text's height when the window is short, never clip a digit.
+        return QSize(220, 10 * QFontMetrics(self.font()).height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        palette = self.palette()
+        metrics = QFontMetrics(self.font())
+        row = min(self._row_height(), self.height() / 10)
+        label_w = metrics.horizontalAdvance("0") + 14
+        value_w = metrics.horizontalAdvance("100%") + 10
+        bar_w = max(10, self.width() - label_w - value_w)
+        with QPainter(self) as painter:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            bold = QFont(self.font())
+            bold.setBold(True)
+            for digit in range(10):
+                top = digit * row
+                p = float(self._probabilities[digit])
+                is_top = digit == self._top
+                painter.setFont(bold if is_top else self.font())
+                painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+                painter.drawText(QRectF(0, top, label_w - 6, row), Qt.AlignmentFlag.AlignVCenter
+                                 | Qt.AlignmentFlag.AlignRight, str(digit))
+                track = QRectF(label_w, top + row * 0.18, bar_w, row * 0.64)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(_muted(palette, 0.10))
+                painter.drawRoundedRect(track, 3, 3)
+                if p > 0:
+                    painter.setBrush(palette.color(QPalette.ColorRole.Highlight) if is_top else _muted(palette, 0.45))
+                    painter.drawRoundedRect(QRectF(track.left(), track.top(), max(2.0, bar_w * p), track.height()),
+                                            3, 3)
+                painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+                painter.drawText(QRectF(label_w + bar_w, top, value_w, row),
+                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                                 f"{p:.0%}" if self._top is not None else "")
+
+
+class NetworkInputPreview(QWidget):
+    """The 28 x 28 input, white on black as the network sees it, scaled up without smoothing."""
+
+    def __init__(self, parent: QWidget | None = None, side: int = 140):
+        super().__init__(parent)
+        self.setObjectName("networkInputPreview")
+        self.setAccessibleName("Network input preview")
+        self.setAccessibleDescription("The 28 by 28 pixel image the network classifies")
+        self._image: QImage | None = None
+        self._array: np.ndarray | None = None
+        self.setFixedSize(side, side)
+
+    def network_input(self) -> np.ndarray | None:
+        return None if self._array is None else self._array.copy()
+
+    def set_input(self, network_input: np.ndarray | None) -> None:
+        if network_input is None:
+            self._array, self._image = None, None
+        else:
+            self._array = np.asarray(network_input, dtype=np.float32).reshape(28, 28).copy()
+            pixels = np.ascontiguousarray(np.clip(self._array * 255 + 0.5, 0, 255).astype(np.uint8))
+            self._image = QImage(pixels.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        with QPainter(self) as painter:
+            painter.fillRect(self.rect(), Qt.GlobalColor.black)
+            if self._image is not None:
+                painter.drawImage(self.rect(), self._image)  # no smooth hint: crisp 28x28 pixels
+            else:
+                painter.setPen(QColor(150, 150, 150))
+                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "28 × 28")
+            painter.setPen(QColor(128, 128, 128))
+            painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+
+
+class PredictionPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("predictionPanel")
+        self.digit_label = QLabel()
+        self.digit_label.setObjectName("predictedDigit")
+        self.digit_label.setAccessibleName("Predicted digit")
+        self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.digit_label.setWordWrap(True)
+        self.digit_label.setMinimumSize(170, DIGIT_PIXELS + 14)
+        self._digit_font = QFont(self.font())
+        self._digit_font.setPixelSize(DIGIT_PIXELS)
+        self._digit_font.setBold(True)
+        self._message_font = scaled_font(self.font(), 1.6)
+
+        self.confidence_label = QLabel()
+        self.confidence_label.setObjectName("confidenceLabel")
+        self.confidence_label.setAccessibleName("Confidence")
+        self.confidence_label.setFont(scaled_font(self.font(), 1.5))
+        self.confidence_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.preview = NetworkInputPreview()
+        preview_caption = QLabel("what the network sees")
+        preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.bars = ProbabilityBars()
+        self.source_label = QLabel()
+        self.source_label.setObjectName("predictionSource")
+        self.source_label.setWordWrap(True)
+        self.source_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        grid = QGridLayout()
+        grid.addWidget(self.digit_label, 0, 0)
+        grid.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(self.confidence_label, 1, 0)
+        grid.addWidget(preview_caption, 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setHorizontalSpacing(16)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addSpacing(8)
+        layout.addWidget(self.bars)
+        layout.addWidget(self.source_label)
+        layout.addStretch(1)
+        self.show_message("loading model...")
+
+    def message(self) -> str | None:
+        """The message shown instead of a digit ("draw a digit", "loading model..."), or None."""
+        return self._message
+
+    def show_message(self, text: str, detail: str = "") -> None:
+        self._message = text
+        self.digit_label.setFont(self._message_font)
+        self.digit_label.setText(text)
+        self.confidence_label.setText(detail)
+        self.bars.set_probabilities(None, None)
+        self.preview.set_input(None)
+
+    def show_prediction(self, prediction, source: str) -> None:
+        """Show a ``model.inference.Prediction``; "draw a digit" when there is none."""
+        self.source_label.setText(source)
+        if prediction.digit is None:
+            self.show_message("draw a digit")
+            return
+        self._message = None
+        self.digit_label.setFont(self._digit_font)
+        self.digit_label.setText(str(prediction.digit))
+        if prediction.unsure:
+            self.confidence_label.setText(f"not sure: {prediction.digit} or {prediction.runner_up()}?")
+        else:
+            self.confidence_label.setText(f"{prediction.confidence:.0%} sure")
+        self.bars.set_probabilities(prediction.probabilities, prediction.digit)
+        self.preview.set_input(prediction.network_input)

@@ -1,0 +1,126 @@
+"""Regenerate the README's screenshots: ``python -m gui.screenshots docs/screenshots``.
+
+Draws a real pen-tablet digit on the canvas with mouse events (the drawing
+view), then trains a network on an MNIST slice and captures the window
+mid-run, with curves (the training view). Runs headless (``QT_QPA_PLATFORM=
+offscreen``) or under Xvfb. Uses a throw-away data folder and settings file,
+so the user's models and window layout are untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def spin(ms: int) -> None:
+    """Run the event loop for ``ms``. Not ``QTest.qWait``: it keeps the GIL while it sleeps, and
+    starves the worker threads (TensorFlow's import in the inference thread took a minute)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def _wait_until(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"screenshots: timed out waiting for {what}")
+        spin(20)
+
+
+def draw(window, strokes, width: float, height: float, delay_ms: int = 4) -> None:
+    """Draw ``strokes`` (in a width x height box) on the canvas with mouse press, moves and release."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    canvas = window.canvas
+    box = canvas.writing_box()
+    scale = box.width() / max(width, height)
+    for stroke in strokes:
+        points = [QPoint(box.left() + round(p[0] * scale), box.top() + round(p[1] * scale)) for p in stroke]
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
+        for point in points[1:]:
+            QTest.mouseMove(canvas, point)
+            spin(delay_ms)
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gui.screenshots", description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--model", type=Path, help="model to show (default: the app's current or bundled one)")
+    parser.add_argument("--strokes", type=Path, default=REPO / "tests" / "data" / "pendigits-sample.jsonl")
+    parser.add_argument("--index", type=int, default=1, help="which drawing of the strokes file (default: 1)")
+    parser.add_argument("--arch", default="seed", help="architecture trained in the training view")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--train-limit", type=int, default=8000, help="MNIST training images (default: 8000)")
+    parser.add_argument("--capture-at", type=float, default=2.5, help="epochs done when captured (default 2.5)")
+    parser.add_argument("--size", default="1400x900")
+    parser.add_argument("--dark", action="store_true", help="dark palette; files get a -dark suffix")
+    args = parser.parse_args(argv)
+
+    model_path = args.model.resolve() if args.model else None
+    os.environ["DIGITS_HOME"] = tempfile.mkdtemp(prefix="digits-screenshots-")
+    from PySide6.QtCore import QSettings
+
+    from gui.app import build_window
+    from gui.style import use_dark_theme
+    from model import paths
+    from model.data import load_splits
+    from model.strokes import read_drawings
+
+    if model_path is not None:
+        paths.set_active_model_path(model_path)
+    drawing = read_drawings(args.strokes)[args.index]
+    limit = args.train_limit
+
+    def data_loader():
+        return load_splits(notify=lambda m: None).head(limit, 2000, 2000)
+
+    settings = QSettings(str(Path(os.environ["DIGITS_HOME"]) / "settings.ini"), QSettings.Format.IniFormat)
+    window = build_window(settings=settings, data_loader=data_loader, show_error=lambda m: print("error:", m))
+    if args.dark:
+        use_dark_theme(window._app)  # noqa: SLF001
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.show()
+    suffix = "-dark" if args.dark else ""
+    args.outdir.mkdir(parents=True, exist_ok=True)
+
+    _wait_until(lambda: window.models.state != "loading", 60, "the model")
+    if window.models.state != "ready":
+        raise SystemExit("screenshots: no model to show; pass --model FILE")
+    window.training_dock.hide()
+    spin(300)  # let the canvas take the dock's place before drawing
+    draw(window, drawing.strokes, drawing.width, drawing.height)
+    _wait_until(lambda: window.last_shown is not None and window.last_shown.final
+                and window.last_shown.revision == window.canvas.revision, 20, "the prediction")
+    window.grab().save(str(args.outdir / f"drawing{suffix}.png"))
+    print("wrote", args.outdir / f"drawing{suffix}.png")
+
+    window.training_dock.show()
+    panel = window.training_panel
+    panel.arch_combo.setCurrentIndex(panel.arch_combo.findData(args.arch))
+    panel.epochs_spin.setValue(args.epochs)
+    position = {"at": 0.0}
+    panel.batch_ended.connect(lambda p: position.__setitem__("at", p.position))
+    panel.start()
+    _wait_until(lambda: position["at"] >= args.capture_at or not panel.running, 900, "training")
+    _wait_until(lambda: window.last_shown is not None and "epoch" in window.last_shown.source, 20,
+                "a prediction with epoch weights")
+    window.grab().save(str(args.outdir / f"training{suffix}.png"))
+    print("wrote", args.outdir / f"training{suffix}.png")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Worker threads, the way STYLE.md describes them: a QObject moved to a parentless QThread."""
+from __future__ import annotations
+
+import threading
+import time
+
+from PySide6.QtCore import QObject, Qt, QThread
+
+_keras_lock = threading.Lock()
+
+
+def ensure_keras() -> None:
+    """Import Keras (and TensorFlow) once, in a thread Python started; any worker may call this.
+
+    Imported inside a QThread (a thread Python did not start), TensorFlow 2.21
+    later segfaulted as soon as one thread traced a function while another ran
+    ``fit`` (reproduced headless, without widgets); imported in a
+    ``threading.Thread``, or in the main thread, it does not. So the import runs
+    in a short-lived Python thread while the calling worker waits; the GUI
+    thread is never blocked. The lock also stops two workers from both running
+    ``model.backend.keras()``, which redirects file descriptor 2 for a moment.
+    """
+    from model.backend import is_loaded, keras
+
+    if is_loaded():
+        return
+    with _keras_lock:
+        if is_loaded():
+            return
+        errors: list[BaseException] = []
+
+        def load() -> None:
+            try:
+                keras()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                errors.append(exc)
+
+        importer = threading.Thread(target=load, name="keras-import", daemon=True)
+        importer.start()
+        importer.join()
+        if errors:
+            raise errors[0]
+
+
+def start_in_thread(worker: QObject, name: str, run_slot=None, on_finished=None) -> QThread:
+    """Move ``worker`` to a new QThread (no parent: moveToThread would fail) and start it.
+
+    With ``run_slot`` the thread runs that one job and quits when the worker emits
+    ``finished``; without, the thread runs an event loop serving queued slots.
+    """
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    if run_slot is not None:
+        thread.started.connect(run_slot)
+        # Direct: QThread.quit is thread-safe, and the thread must end even if the GUI loop has stopped.
+        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    if on_finished is not None:
+        thread.finished.connect(on_finished)
+    thread.start()
+    return thread
+
+
+def join(thread: QThread | None, timeout_s: float = 60.0) -> bool:
+    """Ask ``thread`` to quit and wait for it; True when it has stopped.
+
+    The timeout is a last resort: a worker that has been told to stop finishes
+    its current batch (and the test evaluation) first, which takes seconds.
+    """
+    if thread is None:
+        return True
+    thread.quit()
+    deadline = time.monotonic() + timeout_s
+    while thread.isRunning():
+        remaining_ms = int((deadline - time.monotonic()) * 1000)
+        if remaining_ms <= 0:
+            return False
+        thread.wait(min(remaining_ms, 200))
+    return True

@@ -1,0 +1,141 @@
+"""Training off the GUI thread: a QObject whose ``run`` calls ``model.training.train`` and only emits signals.
+
+Stop is a ``threading.Event`` set from the GUI thread and polled by ``train``
+after every batch (a queued slot would never run while ``fit`` holds this
+thread). ``abandon`` (the window is closing) also skips saving the model.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from gui.threads import ensure_keras
+from model.errors import DigitsError
+
+
+def load_full_data():
+    """MNIST as the CLI's ``train`` uses it (bundled file, 5,000 validation images)."""
+    from model.data import load_splits
+
+    return load_splits(notify=lambda message: None)
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    config: object  # model.training.TrainConfig
+    data_loader: Callable[[], object]  # () -> model.data.Splits; runs in the worker thread
+    models_dir: Path
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    result: object | None  # model.training.TrainResult; None when stopped before training began
+    loaded: object | None  # model.modelio.LoadedModel of the saved model; None when nothing was kept
+    message: str  # one sentence for the status bar
+    batches_after_stop: int  # batches that ended after Stop was pressed (1: it stopped at the next boundary)
+
+
+class TrainingWorker(QObject):
+    status_changed = Signal(str)
+    batch_ended = Signal(object)  # BatchProgress, about 20 a second
+    epoch_ended = Signal(object)  # EpochProgress, with a copy of the weights
+    training_finished = Signal(object)  # TrainingOutcome
+    training_failed = Signal(str)
+    finished = Signal()  # always, last: the thread quits on it
+
+    def __init__(self, job: TrainingJob):
+        super().__init__()
+        self._job = job
+        self._stop = threading.Event()
+        self._abandon = threading.Event()
+        self._batches_after_stop = 0
+
+    def request_stop(self) -> None:
+        """Thread-safe: training ends at the next batch boundary."""
+        self._stop.set()
+
+    def abandon(self) -> None:
+        """Thread-safe: stop, and neither save nor report the model (the window is closing)."""
+        self._abandon.set()
+        self._stop.set()
+
+    def _should_stop(self) -> bool:
+        if self._stop.is_set():
+            self._batches_after_stop += 1
+            return True
+        return False
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except DigitsError as exc:
+            self.training_failed.emit(str(exc))
+        except MemoryError:
+            self.training_failed.emit("Out of memory: try a smaller batch size or a smaller architecture.")
+        except Exception as exc:  # noqa: BLE001 - the app must survive any failure in training
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if "ResourceExhausted" in type(exc).__name__ or "out of memory" in text.lower():
+                self.training_failed.emit("Out of memory: try a smaller batch size or a smaller architecture.")
+            else:
+                self.training_failed.emit(f"Training failed: {type(exc).__name__}: {text[:300]}")
+        finally:
+            self.finished.emit()
+
+    def _run(self) -> None:
+        from model.training import TrainConfig
+
+        config: TrainConfig = self._job.config.resolved()  # refuse a bad setting before loading anything
+        self.status_changed.emit("loading MNIST...")
+        data = self._job.data_loader()
+        if config.batch_size > len(data.x_train):
+            raise DigitsError(f"batch size {config.batch_size} is larger than the {len(data.x_train)} "
+                              "training images.")
+        if self._stop.is_set():
+            if not self._abandon.is_set():
+                self.training_finished.emit(TrainingOutcome(None, None, "Training stopped before it began.", 0))
+            return
+        self.status_changed.emit("starting TensorFlow...")
+        ensure_keras()
+        from model.training import train
+
+        self.status_changed.emit("training...")
+        result = train(config, data, on_batch=self.batch_ended.emit, on_epoch=self.epoch_ended.emit,
+                       should_stop=self._should_stop)
+        if self._abandon.is_set():
+            return
+        if result.epochs_completed == 0:
+            message = "Training stopped before the first epoch ended; the model was not kept."
+            self.training_finished.emit(TrainingOutcome(result, None, message, self._batches_after_stop))
+            return
+        loaded = self._save(result, data.source)
+        how = "stopped after" if result.stopped else "trained for"
+        accuracy = (f"{result.test_accuracy:.2%} test accuracy" if result.test_accuracy is not None
+                    else "no test images")
+        message = f"{loaded.name}: {how} {result.epochs_completed} epoch(s), {accuracy}; saved to {loaded.path}"
+        self.training_finished.emit(TrainingOutcome(result, loaded, message, self._batches_after_stop))
+
+    def _save(self, result, source: str):
+        """Save as ``digits train`` does: metadata with the curves and the fitted temperature, and the run history."""
+        from model import history
+        from model.modelio import LoadedModel, new_metadata, save_model
+
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = Path(self._job.models_dir) / f"{result.config.arch}-{stamp}.keras"
+        for n in range(2, 1000):  # two runs within one second must not overwrite each other
+            if not path.exists():
+                break
+            path = path.with_name(f"{result.config.arch}-{stamp}-{n}.keras")
+        metadata = new_metadata(result.config.arch, result.config.to_dict(), result.test_accuracy, name=path.stem,
+                                data=source, **result.metadata_extra())
+        save_model(result.model, path, metadata)
+        try:
+            history.record_run(result, model_path=path)
+        except DigitsError as exc:  # the model is saved; only its entry in the run history is missing
+            self.status_changed.emit(str(exc))
+        return LoadedModel(result.model, path, metadata)
