@@ -87,7 +87,7 @@ class DrawingCanvas(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setMinimumSize(int(LOGICAL_SIZE) + 2 * MARGIN, int(LOGICAL_SIZE) + 2 * MARGIN)
+        self.setMinimumSize(200, 200)  # the writing box scales; strokes stay in logical units
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     # Public state ------------------------------------------------------------------------------------

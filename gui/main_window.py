@@ -43,7 +43,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("digits")
         self.setFont(base_font(self.font()))
         self.settings = settings
-        self.show_error = show_error or self._error_box
+        self.show_error = show_error if show_error is not None else self._error_box
         self.last_error: str | None = None
         self.last_shown = None  # the ShownPrediction on screen
         self._closed = False

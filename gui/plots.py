@@ -64,7 +64,7 @@ class TrainingPlots(QWidget):
         plot = pg.PlotWidget()
         plot.setObjectName(object_name)
         plot.setAccessibleName(accessible)
-        plot.setMinimumSize(260, 200)
+        plot.setMinimumSize(200, 150)
         item = plot.getPlotItem()
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")

@@ -53,7 +53,7 @@ class ProbabilityBars(QWidget):
 
     def minimumSizeHint(self) -> QSize:
         # Rows may shrink to the text's height when the window is short, never clip a digit.
-        return QSize(220, 10 * QFontMetrics(self.font()).height())
+        return QSize(220, 10 * max(12, QFontMetrics(self.font()).height() - 4))
 
     def paintEvent(self, event) -> None:  # noqa: N802
         palette = self.palette()
@@ -133,7 +133,7 @@ class PredictionPanel(QWidget):
         self.digit_label.setAccessibleName("Predicted digit")
         self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit_label.setWordWrap(True)
-        self.digit_label.setMinimumSize(170, DIGIT_PIXELS + 14)
+        self.digit_label.setMinimumSize(150, 100)
         self._digit_font = QFont(self.font())
         self._digit_font.setPixelSize(DIGIT_PIXELS)
         self._digit_font.setBold(True)

@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -138,9 +140,14 @@ class TrainingPanel(QWidget):
         controls.addLayout(form)
         controls.addLayout(buttons)
         controls.addStretch(1)
-        left = QWidget()
-        left.setLayout(controls)
-        left.setMinimumWidth(340)
+        inner = QWidget()
+        inner.setLayout(controls)
+        left = QScrollArea()  # on a short screen the settings scroll; they never squeeze or clip
+        left.setWidget(inner)
+        left.setWidgetResizable(True)
+        left.setFrameShape(QFrame.Shape.NoFrame)
+        left.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left.setMinimumWidth(300)
         left.setMaximumWidth(420)
 
         self.plots = TrainingPlots()

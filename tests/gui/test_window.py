@@ -1,0 +1,189 @@
+"""The window with a real model: drawing, the CLI's view of the same strokes, menus, errors, settings."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from gui_helpers import REPO, SAMPLES, draw_strokes, wait_for_prediction
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
+
+import main
+from gui.inference import PredictionInput
+from model import paths
+from model.strokes import read_drawings, strokes_to_input
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def test_window_is_shown_before_tensorflow_is_imported():
+    code = (
+        "import sys\n"
+        "from gui.app import build_window\n"
+        "w = build_window(start=False)\n"
+        "w.show(); w._app.processEvents()\n"
+        "print(w.isVisible(), 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.stdout.split() == ["True", "False", "False"], out.stderr
+
+
+def test_empty_canvas_says_draw_a_digit(qtbot, make_window):
+    window = make_window(wait_ready=False)
+    assert window.prediction_panel.message() == "loading model..."  # TensorFlow is still loading
+    qtbot.waitUntil(lambda: window.models.state == "ready", timeout=60_000)
+    digit = window.findChild(type(window.prediction_panel.digit_label), "predictedDigit")
+    assert digit.text() == "draw a digit"
+    assert window.findChild(type(window.model_label), "modelStatus").text().startswith("Model: ")
+
+
+@pytest.mark.parametrize("index", [0, 1, 9])
+def test_a_drawn_digit_gets_the_prediction_and_input_of_predict_strokes(qtbot, make_window, app_model, tmp_path,
+                                                                     capsys, index):
+    """QTest mouse events along a pendigits sample; the CLI reads the canvas's strokes from a file."""
+    sample = read_drawings(SAMPLES)[index]
+    window = make_window()
+    canvas = window.canvas
+    draw_strokes(canvas, sample.strokes, sample.width, sample.height)
+    shown = wait_for_prediction(qtbot, window)
+
+    # The canvas recorded the points the mouse went through (the sample's, to the pixel), stroke by stroke.
+    box = canvas.writing_box()
+    to_pixels, to_logical = box.width() / sample.width, 280 / box.width()
+    recorded = canvas.strokes
+    assert len(recorded) == len(sample.strokes)
+    for drawn, original in zip(recorded, sample.strokes, strict=True):
+        pixels = [tuple(round(v * to_pixels) for v in point) for point in original]
+        reached = [p for i, p in enumerate(pixels) if i == 0 or p != pixels[i - 1]]  # a move to the same pixel
+        assert np.allclose(drawn, np.asarray(reached) * to_logical, atol=0.01)
+
+    strokes_file = tmp_path / "drawing.jsonl"
+    window.save_drawing(strokes_file)
+    assert main.main(["predict", "--strokes", str(strokes_file), "--model", str(app_model)]) == 0
+    cli = json.loads(capsys.readouterr().out.splitlines()[0])
+
+    prediction = shown.prediction
+    assert prediction.digit == cli["digit"] == int(window.prediction_panel.digit_label.text())
+    assert np.allclose(prediction.probabilities, cli["probabilities"], atol=1e-5)
+    assert np.array_equal(window.prediction_panel.preview.network_input(), strokes_to_input(recorded, 280, 280))
+    assert np.allclose(window.prediction_panel.bars.probabilities(), prediction.probabilities)
+    assert window.prediction_panel.confidence_label.text()
+
+
+def test_undo_redo_and_clear_from_the_keyboard(qtbot, make_window):
+    sample = read_drawings(SAMPLES)[4]
+    window = make_window()
+    draw_strokes(window.canvas, sample.strokes, sample.width, sample.height)
+    draw_strokes(window.canvas, [[[20, 20], [60, 20]]], 280, 280)  # a stray line
+    first = wait_for_prediction(qtbot, window)
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.canvas.strokes) == len(sample.strokes)
+    undone = wait_for_prediction(qtbot, window)
+    assert undone.revision > first.revision
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(window.canvas.strokes) == len(sample.strokes) + 1
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+    assert window.canvas.strokes == []
+    wait_for_prediction(qtbot, window)
+    assert window.prediction_panel.digit_label.text() == "draw a digit"
+    assert window.prediction_panel.preview.network_input() is None
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # clear is undoable
+    assert len(window.canvas.strokes) == len(sample.strokes) + 1
+    QTest.keyClick(window, Qt.Key.Key_Delete)
+    assert window.canvas.strokes == []
+
+
+def test_a_speck_is_not_a_digit(qtbot, make_window):
+    window = make_window()
+    draw_strokes(window.canvas, [[[140, 140], [142, 141]]], 280, 280)
+    wait_for_prediction(qtbot, window)
+    assert window.prediction_panel.message() == "draw a digit"
+
+
+def test_predictions_are_throttled_and_the_newest_drawing_wins(qtbot, make_window):
+    sample = read_drawings(SAMPLES)[2]
+    window = make_window()
+    service = window.inference
+    before = service.requests_sent
+    strokes = [list(map(list, s)) for s in sample.strokes]
+    for n in range(1, 60):  # sixty changes with no time in between: one goes out at once, the last follows
+        service.submit(PredictionInput(10_000 + n, strokes=strokes, width=500, height=500, final=n == 59))
+    assert service.requests_sent - before == 1
+    qtbot.waitUntil(lambda: window.last_shown is not None and window.last_shown.revision == 10_059, timeout=20_000)
+    assert window.last_shown.final and service.requests_sent - before == 2
+
+
+def test_a_bad_model_file_shows_an_error_and_keeps_the_model(qtbot, make_window, tmp_path, app_model):
+    window = make_window()
+    before = window.models.active
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"this is not a zip archive")
+    with qtbot.waitSignal(window.error_reported, timeout=30_000) as blocker:
+        window.open_model(bad)
+    assert "broken.keras" in blocker.args[0]
+    assert window.errors == [blocker.args[0]]
+    assert window.models.active is before and paths.active_model_path() == app_model
+    assert window.model_label.text().startswith(f"Model: {before.name}")
+
+
+def test_errors_appear_in_a_message_box_that_does_not_block(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.show_error = window._error_box  # the real box, instead of the fixture's recorder
+    window.open_image(tmp_path / "missing.png")
+    box = window.findChild(QMessageBox, "errorMessage")
+    assert box is not None and box.isVisible() and "missing.png" in box.text()
+    box.accept()
+
+
+def test_open_image_classifies_a_picture(qtbot, make_window, tmp_path, mnist_splits):
+    from PIL import Image
+
+    picture = tmp_path / "seven.png"
+    index = int(np.flatnonzero(mnist_splits.y_test == 7)[0])
+    Image.fromarray((255 - mnist_splits.x_test[index, ..., 0] * 255).astype(np.uint8)).resize((140, 140)).save(picture)
+    window = make_window()
+    window.open_file(str(picture))  # what a drop onto the canvas does
+    assert window.canvas.has_image
+    shown = wait_for_prediction(qtbot, window)
+    assert shown.prediction.digit == 7
+    draw_strokes(window.canvas, [[[20, 20], [60, 20]]], 280, 280)  # drawing dismisses the picture
+    assert not window.canvas.has_image
+
+
+def test_no_model_says_so(qtbot, make_window, monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "BUNDLED_MODEL", tmp_path / "absent.keras")
+    window = make_window(wait_ready=False)
+    qtbot.waitUntil(lambda: window.models.state == "missing", timeout=10_000)
+    assert window.prediction_panel.message() == "no model"
+    assert window.model_label.text() == "no model"
+
+
+def test_brush_size_geometry_and_dock_are_remembered(qtbot, make_window, settings):
+    window = make_window(wait_ready=False, resize=False)
+    window.canvas.set_brush_size(30)
+    window.resize(780, 770)  # within the offscreen screen (800 x 800): restoring does not shrink it
+    window.training_dock.hide()
+    window.close()
+    again = make_window(wait_ready=False, window_settings=settings, resize=False)
+    assert again.canvas.brush_size() == 30 and again.brush_slider.value() == 30
+    assert (again.width(), again.height()) == (780, 770)
+    assert not again.training_dock.isVisible()
+
+
+def test_widgets_carry_object_and_accessible_names(make_window):
+    window = make_window(wait_ready=False)
+    names = ["canvas", "predictedDigit", "confidenceLabel", "probabilityBars", "networkInputPreview",
+             "architectureCombo", "epochsSpin", "batchSizeSpin", "learningRateSpin", "startTrainingButton",
+             "stopTrainingButton", "trainingProgress", "lossPlot", "accuracyPlot"]
+    from PySide6.QtWidgets import QWidget
+
+    for name in names:
+        widget = window.findChild(QWidget, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
