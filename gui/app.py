@@ -1,6 +1,7 @@
 """Starting the app: the window first, TensorFlow and the model after it is on screen."""
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 
@@ -16,6 +17,9 @@ def _application(argv: list[str] | None) -> QApplication:
         app = QApplication([sys.argv[0] if sys.argv else "digits", *(argv or [])])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
+    from gui.style import base_font
+
+    app.setFont(base_font(app.font()))  # before any widget exists, so every one is made at projector size
     return app
 
 
@@ -51,4 +55,19 @@ def run_app(argv: list[str] | None = None) -> int:
     window.show()
     # Importing TensorFlow holds the interpreter for seconds: begin only once the window is painted.
     QTimer.singleShot(150, window.start)
+    _close_on_signals(window)
     return app.exec()
+
+
+def _close_on_signals(window) -> None:
+    """Ctrl+C or SIGTERM close the window the normal way: training stops, threads are joined."""
+    def close(*_args) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    # Python runs signal handlers only between bytecodes; a timer lets it in while Qt's loop waits.
+    window._signal_timer = QTimer(window)  # noqa: SLF001
+    window._signal_timer.timeout.connect(lambda: None)  # noqa: SLF001
+    window._signal_timer.start(250)  # noqa: SLF001

@@ -214,6 +214,8 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:  # first launch: plots tall enough to read, the canvas keeps the rest
+            self.resizeDocks([self.training_dock], [340], Qt.Orientation.Vertical)
         try:
             brush = float(self.settings.value("canvas/brushSize", DEFAULT_BRUSH))
         except (TypeError, ValueError):

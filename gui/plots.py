@@ -118,7 +118,7 @@ class TrainingPlots(QWidget):
                 curve.setSymbolPen(pg.mkPen(background, width=1.5))
 
     def changeEvent(self, event) -> None:  # noqa: N802
-        if event.type() == event.Type.PaletteChange:
+        if event.type() in (event.Type.PaletteChange, event.Type.FontChange):
             self.apply_palette()
         super().changeEvent(event)
 

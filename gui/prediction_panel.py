@@ -26,7 +26,7 @@ class ProbabilityBars(QWidget):
         self.setAccessibleName("Probabilities")
         self._probabilities = np.zeros(10, dtype=np.float32)
         self._top: int | None = None
-        self.setFont(scaled_font(self.font(), 1.15))
+        self.setFont(scaled_font(self.font(), 1.05))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self._describe()
 
@@ -46,7 +46,7 @@ class ProbabilityBars(QWidget):
         self.setAccessibleDescription(f"most likely digits {text}")
 
     def _row_height(self) -> int:
-        return max(20, int(QFontMetrics(self.font()).height() * 1.25))
+        return max(20, int(QFontMetrics(self.font()).height() * 1.12))
 
     def sizeHint(self) -> QSize:
         return QSize(320, 10 * self._row_height())

@@ -108,7 +108,8 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
         for button in (self.start_button, self.stop_button):
             button.setFont(scaled_font(self.font(), 1.15, bold=True))
-            button.setMinimumHeight(40)
+            button.setMinimumHeight(36)
+            button.setMinimumWidth(button.sizeHint().width() + 16)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("trainingProgress")
@@ -131,14 +132,10 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow(self.augment_check)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button, 2)
-        buttons.addWidget(self.stop_button, 1)
 
         controls = QVBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
         controls.addLayout(form)
-        controls.addLayout(buttons)
         controls.addStretch(1)
         inner = QWidget()
         inner.setLayout(controls)
@@ -151,7 +148,10 @@ class TrainingPanel(QWidget):
         left.setMaximumWidth(420)
 
         self.plots = TrainingPlots()
+        # Start and Stop sit with the progress they control, always in view however short the dock.
         status = QHBoxLayout()
+        status.addWidget(self.start_button)
+        status.addWidget(self.stop_button)
         status.addWidget(self.progress, 2)
         status.addWidget(self.info_label, 3)
         right = QVBoxLayout()
@@ -209,8 +209,14 @@ class TrainingPanel(QWidget):
         except Exception as exc:  # noqa: BLE001 - a bad setting is a message, not a crash
             self.training_failed.emit(str(exc))
             return
+        self.run_worker(TrainingWorker(TrainingJob(config, self.data_loader, self._models_dir())), config)
+
+    def run_worker(self, worker: TrainingWorker, config) -> bool:
+        """Run ``worker`` (a TrainingWorker, or one with its signals, e.g. fine-tuning) with these plots,
+        progress and Stop; ``config`` is its TrainConfig. False when a run is already under way."""
+        if self.running:
+            return False
         self.config = config
-        worker = TrainingWorker(TrainingJob(config, self.data_loader, self._models_dir()))
         worker.status_changed.connect(self._on_status)
         worker.batch_ended.connect(self._on_batch)
         worker.epoch_ended.connect(self._on_epoch)
@@ -222,6 +228,7 @@ class TrainingPanel(QWidget):
         self._set_running(True)
         self.training_started.emit(config)
         self._thread = start_in_thread(worker, "training", worker.run, self._on_thread_finished)
+        return True
 
     @Slot()
     def stop(self) -> None:
