@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from gui.threads import ensure_keras, join, start_in_thread
+from gui.threads import ensure_keras, join, model_build_lock, start_in_thread
 from model.errors import DigitsError
 
 MAX_RATE = 30.0  # predictions a second, at most
@@ -85,8 +85,9 @@ class InferenceWorker(QObject):
             ensure_keras()
             from model.modelio import load_model
 
-            loaded = load_model(path)
-            self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
+            with model_build_lock:  # building a model while another thread builds one aborted the process
+                loaded = load_model(path)
+                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
         except DigitsError as exc:
             self.load_failed.emit(key, str(exc))
             return
@@ -99,7 +100,8 @@ class InferenceWorker(QObject):
     def adopt(self, key: int, loaded) -> None:
         """Take over a model trained in another (finished) thread."""
         try:
-            self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
+            with model_build_lock:
+                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
         except Exception as exc:  # noqa: BLE001
             self.load_failed.emit(key, f"The trained model cannot be used ({type(exc).__name__}: {exc}).")
             return
@@ -110,16 +112,16 @@ class InferenceWorker(QObject):
         """Predict with ``snap.weights`` from now on under ``key``: a separate copy, never the training model."""
         try:
             ensure_keras()
-            if snap.arch not in self._snapshot_models:
-                from model import architectures
+            with model_build_lock:
+                if snap.arch not in self._snapshot_models:
+                    from model import architectures
 
-                model = architectures.get(snap.arch).build()
-                self._snapshot_models[snap.arch] = (model, None)
-            model, predictor = self._snapshot_models[snap.arch]
-            model.set_weights(snap.weights)
-            if predictor is None:
-                predictor = self._make_predictor(model, 1.0)
-                self._snapshot_models[snap.arch] = (model, predictor)
+                    self._snapshot_models[snap.arch] = (architectures.get(snap.arch).build(), None)
+                model, predictor = self._snapshot_models[snap.arch]
+                model.set_weights(snap.weights)
+                if predictor is None:
+                    predictor = self._make_predictor(model, 1.0)
+                    self._snapshot_models[snap.arch] = (model, predictor)
             self._predictors[key] = predictor
         except Exception as exc:  # noqa: BLE001
             self.load_failed.emit(key, f"Cannot predict with the epoch {snap.epoch} weights ({exc}).")

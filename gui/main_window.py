@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from gui.canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, DrawingCanvas
 from gui.inference import InferenceService, PredictionInput
+from gui.insight import install_insight
 from gui.model_loader import LOADING, MISSING, READY, ModelManager
 from gui.prediction_panel import PredictionPanel
 from gui.style import base_font, scaled_font
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._connect()
+        self.insight = install_insight(self)  # evaluation, inside the network, your handwriting
         self._restore_settings()
         self._on_state(LOADING)
 
@@ -197,13 +199,13 @@ class MainWindow(QMainWindow):
             self._save_settings()
             if self.training_panel.running:
                 self.hide()  # the run ends at its next batch; don't look frozen meanwhile
-            for owner in (self.training_panel, self.inference):
+            for owner in (self.training_panel, self.insight, self.inference):
                 if not owner.shutdown():
                     _orphans.append(owner.thread)  # never let Python destroy a running QThread
         event.accept()
 
     def threads_running(self) -> bool:
-        return self.training_panel.thread_running() or self.inference.running
+        return self.training_panel.thread_running() or self.inference.running or self.insight.running
 
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")

@@ -98,7 +98,18 @@ class NetworkInputPreview(QWidget):
         self.setAccessibleDescription("The 28 by 28 pixel image the network classifies")
         self._image: QImage | None = None
         self._array: np.ndarray | None = None
-        self.setFixedSize(side, side)
+        self._side = side
+        self.setMinimumSize(84, 84)  # 3x: on a short screen it shrinks rather than push the bars off
+        self.setMaximumSize(side, side)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._side, self._side)
+
+    def _square(self):
+        side = min(self.width(), self.height())
+        return self.rect().adjusted((self.width() - side) // 2, (self.height() - side) // 2,
+                                    -((self.width() - side + 1) // 2), -((self.height() - side + 1) // 2))
 
     def network_input(self) -> np.ndarray | None:
         return None if self._array is None else self._array.copy()
@@ -113,15 +124,16 @@ class NetworkInputPreview(QWidget):
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802
+        square = self._square()
         with QPainter(self) as painter:
-            painter.fillRect(self.rect(), Qt.GlobalColor.black)
+            painter.fillRect(square, Qt.GlobalColor.black)
             if self._image is not None:
-                painter.drawImage(self.rect(), self._image)  # no smooth hint: crisp 28x28 pixels
+                painter.drawImage(square, self._image)  # no smooth hint: crisp 28x28 pixels
             else:
                 painter.setPen(QColor(150, 150, 150))
-                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "28 × 28")
+                painter.drawText(square, Qt.AlignmentFlag.AlignCenter, "28 × 28")
             painter.setPen(QColor(128, 128, 128))
-            painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+            painter.drawRect(square.adjusted(0, 0, -1, -1))
 
 
 class PredictionPanel(QWidget):

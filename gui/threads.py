@@ -7,6 +7,27 @@ import time
 from PySide6.QtCore import QObject, Qt, QThread
 
 _keras_lock = threading.Lock()
+# Held while a worker loads or builds a Keras model: two threads building models at once aborted the process.
+model_build_lock = threading.RLock()
+
+
+class building_model:  # noqa: N801 - used as a context manager
+    """Hold ``model_build_lock`` with the garbage collector paused: a collection that freed another model's
+    TensorFlow objects while this thread built one aborted the process (seen in the window's tests)."""
+
+    def __enter__(self):
+        import gc
+
+        model_build_lock.acquire()
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        import gc
+
+        if self._was_enabled:
+            gc.enable()
+        model_build_lock.release()
 
 
 def ensure_keras() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from gui.threads import ensure_keras
+from gui.threads import ensure_keras, model_build_lock
 from model.errors import DigitsError
 
 
@@ -105,8 +105,25 @@ class TrainingWorker(QObject):
         from model.training import train
 
         self.status_changed.emit("training...")
-        result = train(config, data, on_batch=self.batch_ended.emit, on_epoch=self.epoch_ended.emit,
-                       should_stop=self._should_stop)
+        # train() builds and traces its model before the first batch; no other thread may build one
+        # meanwhile (that aborted the process), so hold the lock until the first batch has run.
+        model_build_lock.acquire()
+        locked = [True]
+
+        def release() -> None:
+            if locked[0]:
+                locked[0] = False
+                model_build_lock.release()
+
+        def on_batch(progress) -> None:
+            release()  # the first batch always reports
+            self.batch_ended.emit(progress)
+
+        try:
+            result = train(config, data, on_batch=on_batch, on_epoch=self.epoch_ended.emit,
+                           should_stop=self._should_stop)
+        finally:
+            release()
         if self._abandon.is_set():
             return
         if result.epochs_completed == 0:

@@ -1,9 +1,10 @@
 """Training from the window, on a few hundred MNIST images: progress, plots, the new model, Stop, close, errors."""
+# ruff: noqa: F811 - the fixtures imported from gui_helpers are arguments of the tests below
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import SAMPLES, draw_strokes, wait_for_prediction
+from gui_helpers import SAMPLES, app_model, draw_strokes, make_window, settings, tiny_data, wait_for_prediction  # noqa: F401 - fixtures
 
 from model import architectures, paths
 from model.data import Splits

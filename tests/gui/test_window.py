@@ -1,4 +1,5 @@
 """The window with a real model: drawing, the CLI's view of the same strokes, menus, errors, settings."""
+# ruff: noqa: F811 - the fixtures imported from gui_helpers are arguments of the tests below
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from gui_helpers import REPO, SAMPLES, draw_strokes, wait_for_prediction
+from gui_helpers import REPO, SAMPLES, app_model, draw_strokes, make_window, settings, tiny_data, wait_for_prediction  # noqa: F401 - fixtures
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
@@ -167,12 +168,12 @@ def test_no_model_says_so(qtbot, make_window, monkeypatch, tmp_path):
 def test_brush_size_geometry_and_dock_are_remembered(qtbot, make_window, settings):
     window = make_window(wait_ready=False, resize=False)
     window.canvas.set_brush_size(30)
-    window.resize(780, 770)  # within the offscreen screen (800 x 800): restoring does not shrink it
+    window.resize(790, 790)  # within the offscreen screen (800 x 800): restoring does not shrink it
     window.training_dock.hide()
     window.close()
     again = make_window(wait_ready=False, window_settings=settings, resize=False)
     assert again.canvas.brush_size() == 30 and again.brush_slider.value() == 30
-    assert (again.width(), again.height()) == (780, 770)
+    assert (again.width(), again.height()) == (790, 790)
     assert not again.training_dock.isVisible()
 
 
