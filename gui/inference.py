@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from gui.threads import ensure_keras, join, model_build_lock, start_in_thread
+from gui.threads import building_model, ensure_keras, join, start_in_thread
 from model.errors import DigitsError
 
 MAX_RATE = 30.0  # predictions a second, at most
@@ -85,7 +85,7 @@ class InferenceWorker(QObject):
             ensure_keras()
             from model.modelio import load_model
 
-            with model_build_lock:  # building a model while another thread builds one aborted the process
+            with building_model():  # building a model while another thread builds one aborted the process
                 loaded = load_model(path)
                 self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
         except DigitsError as exc:
@@ -100,7 +100,7 @@ class InferenceWorker(QObject):
     def adopt(self, key: int, loaded) -> None:
         """Take over a model trained in another (finished) thread."""
         try:
-            with model_build_lock:
+            with building_model():
                 self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
         except Exception as exc:  # noqa: BLE001
             self.load_failed.emit(key, f"The trained model cannot be used ({type(exc).__name__}: {exc}).")
@@ -112,7 +112,7 @@ class InferenceWorker(QObject):
         """Predict with ``snap.weights`` from now on under ``key``: a separate copy, never the training model."""
         try:
             ensure_keras()
-            with model_build_lock:
+            with building_model():
                 if snap.arch not in self._snapshot_models:
                     from model import architectures
 
