@@ -1,6 +1,7 @@
 """Starting the app: the window first, TensorFlow and the model after it is on screen."""
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from collections.abc import Callable
@@ -48,15 +49,22 @@ def build_window(argv: list[str] | None = None, *, settings: QSettings | None = 
     return window
 
 
-def run_app(argv: list[str] | None = None) -> int:
-    """Open the window and run until it closes; the exit code."""
+def run_app(argv: list[str] | None = None, **window_options) -> int:
+    """Open the window and run until it closes; the exit code.
+
+    ``window_options`` go to ``build_window`` (tests pass a small ``data_loader``).
+    """
     app = _application(argv)
-    window = build_window(argv, start=False)
+    window = build_window(argv, start=False, **window_options)
     window.show()
     # Importing TensorFlow holds the interpreter for seconds: begin only once the window is painted.
     QTimer.singleShot(150, window.start)
     _close_on_signals(window)
-    return app.exec()
+    code = app.exec()
+    # The objects live until the process ends anyway: leaving them out of the collections Python runs
+    # while it tears TensorFlow's thousands of modules down takes seconds off closing the app.
+    gc.freeze()
+    return code
 
 
 def _close_on_signals(window) -> None:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -30,6 +30,18 @@ from model import paths
 from model.errors import DigitsError
 
 _orphans: list = []  # threads that outlived their join timeout: kept referenced, never destroyed running
+
+
+def _garbled(path: str) -> bool:
+    """Binary junk in an ini file: QSettings reads it without complaint, as odd keys."""
+    try:
+        data = Path(path).read_bytes()
+        data.decode("utf-8")
+    except OSError:
+        return False
+    except UnicodeDecodeError:
+        return True
+    return b"\0" in data
 
 
 class MainWindow(QMainWindow):
@@ -188,6 +200,9 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """Start the inference thread and load the model (the window may already be on screen)."""
         if not self.inference.running:
+            if self._settings_notice:
+                self.report_error(self._settings_notice)
+                self._settings_notice = None
             paths.set_notifier(self._notice_received.emit)
             self.inference.start()
             self.models.start()
@@ -207,7 +222,34 @@ class MainWindow(QMainWindow):
     def threads_running(self) -> bool:
         return self.training_panel.thread_running() or self.inference.running or self.insight.running
 
+    def _check_settings(self) -> str | None:
+        """A damaged settings file is kept as ``NAME.damaged-DATE`` and cleared; the notice for ``start``."""
+        import shutil
+        import time
+
+        settings = self.settings
+        problem = None
+        if settings.status() == QSettings.Status.FormatError:
+            problem = "not a valid settings file"
+        elif not all(isinstance(settings.value(key), (bytes, QByteArray, type(None)))
+                     for key in ("window/geometry", "window/state")):
+            problem = "the window layout is not readable"
+        elif _garbled(settings.fileName()):
+            problem = "not text"
+        if problem is None:
+            return None
+        path = Path(settings.fileName())
+        backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            shutil.copyfile(path, backup)
+            kept = f"the damaged file was kept as {backup.name}"
+        except OSError:
+            kept = "the damaged file could not be copied"
+        settings.clear()
+        return f"{path}: the window settings are damaged ({problem}); using the default settings ({kept})."
+
     def _restore_settings(self) -> None:
+        self._settings_notice = self._check_settings()
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -295,7 +337,7 @@ class MainWindow(QMainWindow):
         previous = self.models.previous_path
         self.restore_model_action.setEnabled(previous is not None)
         self.restore_model_action.setText("Restore &previous model" + (f" ({previous.stem})" if previous else ""))
-        self.save_model_action.setEnabled(self.models.active is not None and self.models.active.path is not None)
+        self.save_model_action.setEnabled(self.models.active is not None)
 
     def open_model(self, path: Path | str) -> None:
         self.models.open(Path(path))
@@ -328,12 +370,22 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if path.suffix != ".keras":
             path = path.with_name(path.name + ".keras")
-        source = self.models.active.path if self.models.active is not None else None
-        if source is None:
+        active = self.models.active
+        if active is None:
             self.report_error("There is no model to save.")
             return
+        if active.path is None:  # trained here, but the data folder refused it: save it from memory
+            from model.modelio import save_model
+
+            try:  # the inference thread may predict with it meanwhile; saving only reads its weights
+                save_model(active.model, path, dict(active.metadata, name=path.stem))
+            except DigitsError as exc:
+                self.report_error(str(exc))
+                return
+            self.statusBar().showMessage(f"saved {active.name} to {path}", 5000)
+            return
         try:
-            write_atomic(path, lambda tmp: shutil.copyfile(source, tmp), suffix=".keras")
+            write_atomic(path, lambda tmp: shutil.copyfile(active.path, tmp), suffix=".keras")
         except OSError as exc:
             self.report_error(f"{path}: cannot save the model ({exc.strerror or exc}).")
             return
@@ -376,6 +428,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_training_finished(self, outcome) -> None:
         self.statusBar().showMessage(outcome.message, 10000)
+        if outcome.save_error:
+            self.report_error(f"{outcome.save_error.rstrip('.')}; the trained model is in use but not saved: "
+                              "File > Save model as keeps it elsewhere.")
         if outcome.loaded is not None:
             self.models.adopt_trained(outcome.loaded)
         else:

@@ -126,7 +126,7 @@ class ModelManager(QObject):
         self._active_key, self.active = key, loaded
         if old is not None and not _same_file(old.path, loaded.path):
             self.previous_path = old.path
-        if purpose != "startup":
+        if purpose != "startup" and loaded.path is not None:  # an unsaved trained model is not remembered
             try:
                 paths.set_active_model_path(None if _same_file(loaded.path, paths.BUNDLED_MODEL) else loaded.path)
             except DigitsError as exc:  # a read-only data folder: the model is in use, just not remembered

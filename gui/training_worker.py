@@ -38,6 +38,7 @@ class TrainingOutcome:
     loaded: object | None  # model.modelio.LoadedModel of the saved model; None when nothing was kept
     message: str  # one sentence for the status bar
     batches_after_stop: int  # batches that ended after Stop was pressed (1: it stopped at the next boundary)
+    save_error: str | None = None  # the model could not be saved (read-only or full data folder); it is in memory
 
 
 class TrainingWorker(QObject):
@@ -130,12 +131,13 @@ class TrainingWorker(QObject):
             message = "Training stopped before the first epoch ended; the model was not kept."
             self.training_finished.emit(TrainingOutcome(result, None, message, self._batches_after_stop))
             return
-        loaded = self._save(result, data.source)
+        loaded, save_error = self._save(result, data.source)
         how = "stopped after" if result.stopped else "trained for"
         accuracy = (f"{result.test_accuracy:.2%} test accuracy" if result.test_accuracy is not None
                     else "no test images")
-        message = f"{loaded.name}: {how} {result.epochs_completed} epoch(s), {accuracy}; saved to {loaded.path}"
-        self.training_finished.emit(TrainingOutcome(result, loaded, message, self._batches_after_stop))
+        where = f"saved to {loaded.path}" if save_error is None else "not saved"
+        message = f"{loaded.name}: {how} {result.epochs_completed} epoch(s), {accuracy}; {where}"
+        self.training_finished.emit(TrainingOutcome(result, loaded, message, self._batches_after_stop, save_error))
 
     def _save(self, result, source: str):
         """Save as ``digits train`` does: metadata with the curves and the fitted temperature, and the run history."""
@@ -150,9 +152,12 @@ class TrainingWorker(QObject):
             path = path.with_name(f"{result.config.arch}-{stamp}-{n}.keras")
         metadata = new_metadata(result.config.arch, result.config.to_dict(), result.test_accuracy, name=path.stem,
                                 data=source, **result.metadata_extra())
-        save_model(result.model, path, metadata)
+        try:
+            save_model(result.model, path, metadata)
+        except DigitsError as exc:  # a read-only or full data folder: the model stays in memory, unsaved
+            return LoadedModel(result.model, None, metadata), str(exc)
         try:
             history.record_run(result, model_path=path)
         except DigitsError as exc:  # the model is saved; only its entry in the run history is missing
             self.status_changed.emit(str(exc))
-        return LoadedModel(result.model, path, metadata)
+        return LoadedModel(result.model, path, metadata), None
