@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from gui.threads import ensure_keras, model_build_lock
+from gui.threads import building_model, ensure_keras
 from model.errors import DigitsError
 
 
@@ -39,6 +39,23 @@ class TrainingOutcome:
     message: str  # one sentence for the status bar
     batches_after_stop: int  # batches that ended after Stop was pressed (1: it stopped at the next boundary)
     save_error: str | None = None  # the model could not be saved (read-only or full data folder); it is in memory
+
+
+class _TracingGuard:
+    """``building_model()`` entered and left from callbacks rather than a ``with`` block."""
+
+    def __init__(self):
+        self._held = None
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = building_model()
+            self._held.__enter__()
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(None, None, None)
 
 
 class TrainingWorker(QObject):
@@ -106,25 +123,32 @@ class TrainingWorker(QObject):
         from model.training import train
 
         self.status_changed.emit("training...")
-        # train() builds and traces its model before the first batch; no other thread may build one
-        # meanwhile (that aborted the process), so hold the lock until the first batch has run.
-        model_build_lock.acquire()
-        locked = [True]
-
-        def release() -> None:
-            if locked[0]:
-                locked[0] = False
-                model_build_lock.release()
+        # TensorFlow traces in three stretches of train(): building the model and its step (until the first
+        # batch), the validation pass after the first epoch, and the test pass after a stop. Tracing while
+        # another thread builds or traces aborted the process, so those stretches run inside building_model().
+        guard = _TracingGuard()
+        guard.hold()
 
         def on_batch(progress) -> None:
-            release()  # the first batch always reports
+            guard.release()  # the first batch always reports
             self.batch_ended.emit(progress)
+            if progress.epoch == 1 and progress.batch == progress.batches_per_epoch:
+                guard.hold()  # the last batch of an epoch always reports; validation comes next
+
+        def on_epoch(progress) -> None:
+            guard.release()
+            self.epoch_ended.emit(progress)
+
+        def should_stop() -> bool:
+            stop = self._should_stop()
+            if stop:
+                guard.hold()  # the test pass comes next
+            return stop
 
         try:
-            result = train(config, data, on_batch=on_batch, on_epoch=self.epoch_ended.emit,
-                           should_stop=self._should_stop)
+            result = train(config, data, on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
         finally:
-            release()
+            guard.release()
         if self._abandon.is_set():
             return
         if result.epochs_completed == 0:

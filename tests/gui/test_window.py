@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-import main
 from gui.inference import PredictionInput
 from model import paths
 from model.strokes import read_drawings, strokes_to_input
@@ -44,37 +43,48 @@ def test_empty_canvas_says_draw_a_digit(qtbot, make_window):
     assert window.findChild(type(window.model_label), "modelStatus").text().startswith("Model: ")
 
 
-@pytest.mark.parametrize("index", [0, 1, 9])
-def test_a_drawn_digit_gets_the_prediction_and_input_of_predict_strokes(qtbot, make_window, app_model, tmp_path,
-                                                                     capsys, index):
-    """QTest mouse events along a pendigits sample; the CLI reads the canvas's strokes from a file."""
-    sample = read_drawings(SAMPLES)[index]
+def test_drawn_digits_get_the_prediction_and_input_of_predict_strokes(qtbot, make_window, app_model, tmp_path):
+    """QTest mouse events along pendigits samples; ``python main.py predict --strokes`` reads what the canvas kept.
+
+    The CLI runs in a process of its own: TensorFlow must not trace in this (GUI) thread while the
+    window's workers use it.
+    """
     window = make_window()
     canvas = window.canvas
-    draw_strokes(canvas, sample.strokes, sample.width, sample.height)
-    shown = wait_for_prediction(qtbot, window)
+    strokes_file = tmp_path / "drawings.jsonl"
+    seen = []
+    for index in (0, 1, 9):
+        sample = read_drawings(SAMPLES)[index]
+        canvas.clear()
+        draw_strokes(canvas, sample.strokes, sample.width, sample.height)
+        shown = wait_for_prediction(qtbot, window)
 
-    # The canvas recorded the points the mouse went through (the sample's, to the pixel), stroke by stroke.
-    box = canvas.writing_box()
-    to_pixels, to_logical = box.width() / sample.width, 280 / box.width()
-    recorded = canvas.strokes
-    assert len(recorded) == len(sample.strokes)
-    for drawn, original in zip(recorded, sample.strokes, strict=True):
-        pixels = [tuple(round(v * to_pixels) for v in point) for point in original]
-        reached = [p for i, p in enumerate(pixels) if i == 0 or p != pixels[i - 1]]  # a move to the same pixel
-        assert np.allclose(drawn, np.asarray(reached) * to_logical, atol=0.01)
+        # The canvas recorded the points the mouse went through (the sample's, to the pixel), stroke by stroke.
+        box = canvas.writing_box()
+        to_pixels, to_logical = box.width() / sample.width, 280 / box.width()
+        recorded = canvas.strokes
+        assert len(recorded) == len(sample.strokes)
+        for drawn, original in zip(recorded, sample.strokes, strict=True):
+            pixels = [tuple(round(v * to_pixels) for v in point) for point in original]
+            reached = [p for i, p in enumerate(pixels) if i == 0 or p != pixels[i - 1]]  # moves to the same pixel
+            assert np.allclose(drawn, np.asarray(reached) * to_logical, atol=0.01)
 
-    strokes_file = tmp_path / "drawing.jsonl"
-    window.save_drawing(strokes_file)
-    assert main.main(["predict", "--strokes", str(strokes_file), "--model", str(app_model)]) == 0
-    cli = json.loads(capsys.readouterr().out.splitlines()[0])
+        panel = window.prediction_panel
+        assert shown.prediction.digit == int(panel.digit_label.text()) and panel.confidence_label.text()
+        assert np.array_equal(panel.preview.network_input(), strokes_to_input(recorded, 280, 280))
+        assert np.allclose(panel.bars.probabilities(), shown.prediction.probabilities)
+        window.save_drawing(tmp_path / "one.jsonl")
+        with open(strokes_file, "a", encoding="utf-8") as out:
+            out.write((tmp_path / "one.jsonl").read_text(encoding="utf-8"))
+        seen.append(shown.prediction)
 
-    prediction = shown.prediction
-    assert prediction.digit == cli["digit"] == int(window.prediction_panel.digit_label.text())
-    assert np.allclose(prediction.probabilities, cli["probabilities"], atol=1e-5)
-    assert np.array_equal(window.prediction_panel.preview.network_input(), strokes_to_input(recorded, 280, 280))
-    assert np.allclose(window.prediction_panel.bars.probabilities(), prediction.probabilities)
-    assert window.prediction_panel.confidence_label.text()
+    cli = subprocess.run([sys.executable, "main.py", "predict", "--strokes", str(strokes_file), "--model",
+                          str(app_model)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    answers = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert [a["digit"] for a in answers] == [p.digit for p in seen]
+    for answer, prediction in zip(answers, seen, strict=True):
+        assert np.allclose(answer["probabilities"], prediction.probabilities, atol=1e-5)
 
 
 def test_undo_redo_and_clear_from_the_keyboard(qtbot, make_window):
