@@ -141,9 +141,12 @@ class InsightService(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._pump)
+        self._closed = False
 
     def _ensure(self) -> None:
-        if self._thread is None:
+        # After shutdown nothing may start the thread again: a queued request (say, the
+        # evaluation that follows a training run) would otherwise outlive the window.
+        if self._thread is None and not self._closed:
             worker = InsightWorker(self._data_loader)
             self._evaluate_requested.connect(worker.evaluate)
             self._internals_requested.connect(worker.internals)
@@ -154,6 +157,8 @@ class InsightService(QObject):
             self._thread = start_in_thread(worker, "insight")
 
     def shutdown(self, timeout_s: float = 60.0) -> bool:
+        self._closed = True
+        self._pending = None
         self._timer.stop()
         stopped = join(self._thread, timeout_s)
         if stopped:
@@ -171,7 +176,7 @@ class InsightService(QObject):
 
     def evaluate(self, path: Path | None = None) -> bool:
         path = path or self.model_path
-        if path is None:
+        if path is None or self._closed:
             return False
         self._ensure()
         self._evaluations += 1
@@ -185,7 +190,7 @@ class InsightService(QObject):
         self._pump()
 
     def _pump(self) -> None:
-        if self._in_flight or self._pending is None or self.model_path is None:
+        if self._in_flight or self._pending is None or self.model_path is None or self._closed:
             return
         wait = self._interval - (time.monotonic() - self._last)
         if wait > 0:
