@@ -183,6 +183,7 @@ class InferenceService(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._pump)
         self._worker: InferenceWorker | None = None
+        self._hosted: list[QObject] = []
         self._thread = None
 
     def start(self) -> None:
@@ -201,6 +202,20 @@ class InferenceService(QObject):
         self._worker = worker
         self._thread = start_in_thread(worker, "inference")
 
+    def host(self, worker: QObject):
+        """Run ``worker``'s slots on this service's thread; returns the thread, or None once shut down.
+
+        Other features that use Keras models in the window (evaluation, feature maps) belong here:
+        one thread then loads, builds, traces and frees every model the window predicts with, where
+        two threads doing so at once aborted the process. The worker lives until ``shutdown``; after
+        it (the window is closing) nothing is hosted and the caller should drop its work.
+        """
+        if self._thread is None:
+            return None
+        worker.moveToThread(self._thread)
+        self._hosted.append(worker)
+        return self._thread
+
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         """Stop the worker thread (it finishes a model load first, if one is under way)."""
         self._timer.stop()
@@ -208,6 +223,7 @@ class InferenceService(QObject):
         if stopped:
             self._thread = None
             self._worker = None
+            self._hosted.clear()  # their thread has ended: deleting them now is safe
         return stopped
 
     @property

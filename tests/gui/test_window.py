@@ -178,13 +178,18 @@ def test_no_model_says_so(qtbot, make_window, monkeypatch, tmp_path):
 def test_brush_size_geometry_and_dock_are_remembered(qtbot, make_window, settings):
     window = make_window(wait_ready=False, resize=False)
     window.canvas.set_brush_size(30)
-    window.resize(770, 760)  # within the offscreen screen (800 x 800): restoring does not shrink it
+    available = window.screen().availableGeometry()
+    minimum = window.minimumSizeHint()
+    size = (max(minimum.width(), 700), max(minimum.height(), 700))
+    fits = size[0] <= available.width() - 20 and size[1] <= available.height() - 40
+    window.resize(*size)
     window.training_dock.hide()
     window.close()
     again = make_window(wait_ready=False, window_settings=settings, resize=False)
     assert again.canvas.brush_size() == 30 and again.brush_slider.value() == 30
-    assert (again.width(), again.height()) == (770, 760)
     assert not again.training_dock.isVisible()
+    if fits:  # restoring shrinks a window the screen cannot hold, so only then is the size exact
+        assert (again.width(), again.height()) == size
 
 
 def test_widgets_carry_object_and_accessible_names(make_window):
