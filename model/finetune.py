@@ -143,7 +143,8 @@ def split_held_back(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple
     for digit in range(10):
         members = np.flatnonzero(labels == digit)
         members = members[rng.permutation(len(members))]
-        n_held = int(round(fraction * len(members))) if len(members) >= 2 else 0
+        # At least one from any digit written twice or more, so a few corrections still get measured.
+        n_held = max(1, int(round(fraction * len(members)))) if len(members) >= 2 and fraction > 0 else 0
         n_held = min(n_held, len(members) - 1)
         held.extend(members[:n_held])
         train.extend(members[n_held:])

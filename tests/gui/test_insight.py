@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
-from gui_helpers import SAMPLES, draw_strokes, wait_for_prediction
-from gui_helpers import app_model, make_window, settings, tiny_data  # noqa: F401, F811 - fixtures
+from gui_helpers import SAMPLES, app_model, draw_strokes, make_window, settings, tiny_data, wait_for_prediction  # noqa: F401, F811 - fixtures
 
 from model.strokes import read_drawings
 
@@ -170,9 +168,6 @@ def test_import_refuses_a_bad_file_with_a_message(qtbot, make_window, tmp_path):
     assert window.insight.personal_view.list.count() == 0
 
 
-@pytest.mark.skipif(os.environ.get("DIGITS_FINETUNE_WINDOW_TEST") != "1",
-                    reason="passes alone (DIGITS_FINETUNE_WINDOW_TEST=1 pytest -k finetune); after the other window "
-                           "tests, a garbage collection during the worker's model build aborts the process")
 def test_finetune_from_the_window_swaps_in_the_tuned_model(qtbot, make_window, app_model, tmp_path):
     from model import history, paths
     from model.finetune import FinetuneConfig
