@@ -98,15 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     _wait_until(lambda: window.models.state != "loading", 60, "the model")
     if window.models.state != "ready":
         raise SystemExit("screenshots: no model to show; pass --model FILE")
-    window.training_dock.hide()
-    spin(300)  # let the canvas take the dock's place before drawing
+    from PySide6.QtWidgets import QDockWidget
+
+    docks = [d for d in window.findChildren(QDockWidget) if d.isVisible()]
+    for dock in docks:  # the drawing view: canvas and prediction only
+        dock.hide()
+    spin(300)  # let the canvas take the docks' place before drawing
     draw(window, drawing.strokes, drawing.width, drawing.height)
     _wait_until(lambda: window.last_shown is not None and window.last_shown.final
                 and window.last_shown.revision == window.canvas.revision, 20, "the prediction")
     window.grab().save(str(args.outdir / f"drawing{suffix}.png"))
     print("wrote", args.outdir / f"drawing{suffix}.png")
 
-    window.training_dock.show()
+    for dock in docks:
+        dock.show()
+    window.training_dock.raise_()  # in front of any dock tabbed with it
     panel = window.training_panel
     panel.arch_combo.setCurrentIndex(panel.arch_combo.findData(args.arch))
     panel.epochs_spin.setValue(args.epochs)
