@@ -170,6 +170,9 @@ def _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_
                 "loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "seconds": []}
             self.start = time.perf_counter()
             self.batches_done = 0
+            # The smoothed curve runs across epochs: restarting it each epoch drew a spike
+            # at every epoch boundary from the first, noisy batch.
+            self.ema_loss = self.ema_acc = None
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch + 1
@@ -177,7 +180,6 @@ def _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_
             self.prev_loss_sum = self.prev_acc_sum = 0.0
             self.prev_seen = 0
             self.last_report = 0.0
-            self.ema_loss = self.ema_acc = None
 
         def _weights_finite(self) -> bool:
             # Keras clips probabilities inside the loss, so NaN weights can still report a

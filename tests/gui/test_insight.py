@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from gui_helpers are redefined as parameters
 """Insight from the window: honest answers, evaluation and its gallery, inside the network, your handwriting."""
 from __future__ import annotations
 
