@@ -8,7 +8,7 @@ reference and shuts the insight thread down on close.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea
 
 from gui.evaluation_view import EvaluationView
 from gui.finetune_worker import FinetuneJob, FinetuneWorker
@@ -41,7 +41,13 @@ class Insight(QObject):
                                     ("My handwriting", "personalDock", self.personal_view)):
             dock = QDockWidget(title, window)
             dock.setObjectName(name)
-            dock.setWidget(widget)
+            # Scroll rather than grow: these views are taller than the training panel, and a
+            # dock's minimum height would push the window past a 900-pixel screen.
+            scroller = QScrollArea()
+            scroller.setWidget(widget)
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            dock.setWidget(scroller)
             window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
             window.tabifyDockWidget(previous, dock)
             previous = dock
