@@ -175,7 +175,8 @@ def cmd_train(args) -> int:
     else:
         tested = (f"test accuracy {result.test_accuracy:.2%}, loss {result.test_loss:.4f}"
                   if result.test_accuracy is not None else "no test images")
-        print(f"{args.arch}: {tested}, {result.epochs_completed} epochs in {result.train_seconds:.1f} s "
+        epochs = f"{result.epochs_completed} epoch{'s' if result.epochs_completed != 1 else ''}"
+        print(f"{args.arch}: {tested}, {epochs} in {result.train_seconds:.1f} s "
               f"({result.samples_per_second:.0f} samples/s); saved to {out}")
     return 0
 
