@@ -24,6 +24,7 @@ from gui.inference import InferenceService, PredictionInput
 from gui.insight import install_insight
 from gui.model_loader import LOADING, MISSING, READY, ModelManager
 from gui.prediction_panel import PredictionPanel
+from gui.run_history import install_run_history
 from gui.style import base_font, scaled_font
 from gui.training_panel import TrainingPanel
 from model import paths
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self.insight = install_insight(self)  # evaluation, inside the network, your handwriting
+        self.run_history = install_run_history(self)  # compare with earlier runs; export plots and curves
         self._restore_settings()
         self._on_state(LOADING)
 

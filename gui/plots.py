@@ -124,6 +124,7 @@ class TrainingPlots(QWidget):
 
     def reset(self, epochs: int) -> None:
         """Empty the curves and fix the x axis to a run of ``epochs``."""
+        self.epochs = epochs
         for series in self._series.values():
             series.clear()
         for name in self._curves:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.plots import TrainingPlots
+from gui.run_history import RunOverlay
 from gui.style import scaled_font
 from gui.threads import join, start_in_thread
 from gui.training_worker import TrainingJob, TrainingWorker, load_full_data
@@ -148,12 +149,14 @@ class TrainingPanel(QWidget):
         left.setMaximumWidth(420)
 
         self.plots = TrainingPlots()
+        self.compare_button = RunOverlay(self.plots)  # earlier runs' curves beside this one
         # Start and Stop sit with the progress they control, always in view however short the dock.
         status = QHBoxLayout()
         status.addWidget(self.start_button)
         status.addWidget(self.stop_button)
         status.addWidget(self.progress, 2)
         status.addWidget(self.info_label, 3)
+        status.addWidget(self.compare_button)
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.plots, 1)
@@ -224,6 +227,7 @@ class TrainingPanel(QWidget):
         worker.training_failed.connect(self._on_failed)
         self._worker = worker
         self.plots.reset(config.epochs)
+        self.compare_button.fit_x()
         self.progress.setValue(0)
         self._set_running(True)
         self.training_started.emit(config)

@@ -1,0 +1,244 @@
+"""Earlier runs beside the current one, and exports: the plots as PNG, a run's curves as CSV.
+
+``RunOverlay`` is the training panel's "Compare with…" button: a checkable
+menu of the run history (``model.history.list_runs``, newest first); each
+checked run draws its per-epoch curves, dashed, on the panel's plots.
+``install_run_history(window)`` adds the File menu's export items and
+refreshes the list after every finished run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtGui import QColor, QPalette, QPixmap
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QToolButton, QWidget
+
+from gui.style import is_dark
+from model import history
+from model.errors import DigitsError
+
+# Okabe-Ito hues not taken by the current run's blue and vermilion; a run keeps its colour while shown.
+_LIGHT = ("#009e73", "#cc79a7", "#9a7d00", "#6a3d9a", "#555555", "#56b4e9")
+_DARK = ("#3fd0a0", "#e08fc0", "#f0e442", "#b8a0e0", "#bbbbbb", "#0072b2")
+# (curve, plot, scale): per-epoch curves as model.history keeps them; accuracy is a fraction there.
+_CURVES = (("val_loss", "loss", 1.0), ("val_accuracy", "accuracy", 100.0),
+           ("loss", "loss", 1.0), ("accuracy", "accuracy", 100.0))
+
+
+class RunOverlay(QToolButton):
+    """Compare with…: a menu of earlier runs; checked ones are drawn on ``plots`` (a ``TrainingPlots``)."""
+
+    def __init__(self, plots, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("compareRunsButton")
+        self.setAccessibleName("Compare with earlier runs")
+        self.setText("Compare with…")
+        self.setToolTip("Draw earlier runs' per-epoch curves (dashed: validation, dotted: training) "
+                        "beside this one")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.plots = plots
+        self.runs: dict[str, history.RunRecord] = {}
+        self._shown: dict[str, dict[str, pg.PlotDataItem]] = {}  # run id -> curve name -> curve
+        self._colour_of: dict[str, int] = {}
+        self._menu = QMenu(self)
+        self._menu.setObjectName("compareRunsMenu")
+        self._menu.triggered.connect(lambda action: self.set_shown(action.data(), action.isChecked()))
+        self.setMenu(self._menu)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Re-read the run history; shown runs that still exist stay shown."""
+        records = history.list_runs()
+        self.runs = {r.id: r for r in records}
+        for run_id in [i for i in self._shown if i not in self.runs]:
+            self.set_shown(run_id, False)
+        self._menu.clear()
+        for record in records:
+            action = self._menu.addAction(self._menu_text(record))
+            action.setCheckable(True)
+            action.setChecked(record.id in self._shown)
+            action.setData(record.id)
+        if not records:
+            self._menu.addAction("no earlier runs yet").setEnabled(False)
+        else:
+            self._menu.addSeparator()
+            self._menu.addAction("Hide all", self.hide_all).setEnabled(bool(self._shown))
+        self.setEnabled(bool(records))
+
+    @staticmethod
+    def _menu_text(record: history.RunRecord) -> str:
+        epochs = f"{record.epochs_completed} epoch{'s' if record.epochs_completed != 1 else ''}"
+        return f"{record.label} · {epochs}{' (stopped)' if record.stopped else ''}"
+
+    def shown_ids(self) -> list[str]:
+        return list(self._shown)
+
+    @Slot()
+    def hide_all(self) -> None:
+        for run_id in list(self._shown):
+            self.set_shown(run_id, False)
+        self.refresh()
+
+    def set_shown(self, run_id: str, shown: bool) -> None:
+        """Draw (or remove) run ``run_id``'s curves."""
+        if not run_id or shown == (run_id in self._shown):
+            return
+        if shown:
+            record = self.runs.get(run_id)
+            if record is None:
+                return
+            self._shown[run_id] = self._add_curves(record)
+        else:
+            for name, curve in self._shown.pop(run_id).items():
+                plot = self._plot_for(name)
+                legend = plot.getPlotItem().legend
+                if legend is not None:
+                    legend.removeItem(curve)
+                plot.removeItem(curve)
+            self._colour_of.pop(run_id, None)
+        self._see_through_legends()
+        for action in self._menu.actions():
+            if action.data() == run_id:
+                action.setChecked(shown)
+        self.fit_x()
+
+    def _see_through_legends(self) -> None:
+        """With earlier runs listed, the legends are taller: let the curves behind them show through."""
+        base = QColor(self.plots.palette().color(QPalette.ColorRole.Base))
+        base.setAlpha(190 if self._shown else 255)
+        for plot in (self.plots.loss_plot, self.plots.accuracy_plot):
+            legend = plot.getPlotItem().legend
+            if legend is not None:
+                legend.setBrush(pg.mkBrush(base))
+
+    def curve_data(self, run_id: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The data the overlay of run ``run_id`` shows for ``name`` (``val_loss``, ``accuracy``, ...)."""
+        curve = self._shown[run_id][name]
+        return curve.xData, curve.yData
+
+    def _plot_for(self, name: str) -> pg.PlotWidget:
+        return self.plots.loss_plot if name.endswith("loss") else self.plots.accuracy_plot
+
+    def _add_curves(self, record: history.RunRecord) -> dict[str, pg.PlotDataItem]:
+        taken = set(self._colour_of.values())
+        index = next(i for i in range(len(self._colour_of) + 1) if i not in taken)
+        self._colour_of[record.id] = index
+        palette = _DARK if is_dark(self.plots.palette()) else _LIGHT
+        colour = QColor(palette[index % len(palette)])
+        curves = {}
+        for name, _plot, scale in _CURVES:
+            values = np.asarray([np.nan if v is None else v for v in record.history.get(name) or []], float)
+            if not np.isfinite(values).any():
+                continue  # not recorded (a run without validation, an old record)
+            validation = name.startswith("val_")
+            pen = pg.mkPen(colour, width=2.5 if validation else 1.5,
+                           style=Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine)
+            # One legend entry a run (its validation curve): the dock is short, and a long legend hides the curves.
+            curve = self._plot_for(name).plot(name=legend_label(record) if validation else None, pen=pen,
+                                              connect="finite")
+            if validation:
+                curve.setSymbol("t")
+                curve.setSymbolSize(8)
+                curve.setSymbolBrush(pg.mkBrush(colour))
+                curve.setSymbolPen(pg.mkPen(colour))
+            curve.setData(np.arange(1, len(values) + 1, dtype=float), values * scale)
+            curves[name] = curve
+        return curves
+
+    def fit_x(self) -> None:
+        """Widen the shared epoch axis to the longest shown run (never narrower than the current run's)."""
+        current = self.plots.epochs
+        longest = max((len(c.xData) for curves in self._shown.values() for c in curves.values()), default=0)
+        self.plots.loss_plot.setXRange(0, max(1, current, longest), padding=0.02)
+
+
+def legend_label(record: history.RunRecord) -> str:
+    """A run's legend entry, short: ``mlp 05-01 14:03, 98.1%``."""
+    acc = f", {record.test_accuracy:.1%}" if record.test_accuracy is not None else ""
+    return f"{record.arch}{' ft' if record.kind == 'finetune' else ''} {record.date[5:16].replace('T', ' ')}{acc}"
+
+
+def grab_plots(plots) -> QPixmap:
+    """The loss and accuracy plots side by side, as on screen."""
+    return plots.grab()
+
+
+class RunHistoryActions(QObject):
+    """File > Export plots as PNG… and Export run history as CSV…; the work is in path-taking methods."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        panel = window.training_panel
+        self.overlay = panel.compare_button
+        file_menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&File"), None)
+        self.export_png_action = window._action("Export &plots as PNG…", self._ask_export_png,  # noqa: SLF001
+                                                name="exportPlotsAction")
+        self.export_csv_action = window._action("Export run &history as CSV…", self._ask_export_csv,  # noqa: SLF001
+                                                name="exportRunCsvAction")
+        if file_menu is not None:
+            quit_action = window.quit_action
+            file_menu.insertAction(quit_action, self.export_png_action)
+            file_menu.insertAction(quit_action, self.export_csv_action)
+            file_menu.insertSeparator(quit_action)
+        panel.training_finished.connect(lambda _outcome: self.overlay.refresh())
+
+    def export_png(self, path: Path | str) -> Path:
+        """Write the plots (with any overlays) to ``path``; raises DigitsError when it cannot."""
+        path = Path(path)
+        pixmap = grab_plots(self.window.training_panel.plots)
+        if pixmap.isNull() or not pixmap.save(str(path), "PNG"):
+            raise DigitsError(f"{path}: cannot write the PNG.")
+        return path
+
+    def export_csv(self, path: Path | str, run_id: str | None = None) -> Path:
+        """Write run ``run_id``'s per-epoch curves (default: the latest run) to ``path``."""
+        if run_id is None:
+            runs = history.list_runs()
+            if not runs:
+                raise DigitsError("There are no runs in the history yet: train a model first.")
+            record = runs[0]
+        else:
+            record = history.load_run(run_id)
+        return history.export_csv(record, path)
+
+    def _ask_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export plots", "training-plots.png", "PNG (*.png)")
+        if not path:
+            return
+        try:
+            self.export_png(path)
+        except DigitsError as exc:
+            self.window.report_error(str(exc))
+            return
+        self.window.statusBar().showMessage(f"saved the plots to {path}", 6000)
+
+    def _ask_export_csv(self) -> None:
+        runs = history.list_runs()
+        if not runs:
+            self.window.report_error("There are no runs in the history yet: train a model first.")
+            return
+        labels = [RunOverlay._menu_text(r) for r in runs]  # noqa: SLF001
+        label, ok = QInputDialog.getItem(self.window, "Export run history", "Run:", labels, 0, False)
+        if not ok:
+            return
+        record = runs[labels.index(label)]
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export run history as CSV", f"{record.id}.csv",
+                                              "CSV (*.csv)")
+        if not path:
+            return
+        try:
+            self.export_csv(path, record.id)
+        except DigitsError as exc:
+            self.window.report_error(str(exc))
+            return
+        self.window.statusBar().showMessage(f"exported {record.label} to {path}", 6000)
+
+
+def install_run_history(window) -> RunHistoryActions:
+    return RunHistoryActions(window)
+

@@ -1,0 +1,87 @@
+"""Earlier runs overlaid on the training plots; the plots exported as PNG, a run's curves as CSV."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from gui_helpers import app_model, make_window, settings, tiny_data  # noqa: F401, F811 - fixtures
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+@pytest.fixture(scope="module")
+def tiny_results(small_splits):
+    """Two real TrainResults: ``fast`` for 2 and 3 epochs on 320 images."""
+    from model.training import TrainConfig, train
+
+    data = small_splits.head(320, 100, 100)
+    return [train(TrainConfig(arch="fast", epochs=epochs, batch_size=64, learning_rate=3e-3), data)
+            for epochs in (2, 3)]
+
+
+def _record(tiny_results):
+    from model import history
+
+    return [history.record_run(result) for result in tiny_results]
+
+
+def test_checking_a_run_overlays_its_curves_and_unchecking_removes_them(qtbot, tiny_results):
+    from gui.run_history import legend_label
+    from gui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    overlay = panel.compare_button
+    assert not overlay.runs and not overlay.isEnabled()  # no history yet
+    records = _record(tiny_results)
+    overlay.refresh()  # as after a finished run
+    assert set(overlay.runs) == {r.id for r in records}
+    menu_ids = [a.data() for a in overlay.menu().actions() if a.isCheckable()]
+    assert set(menu_ids) == {r.id for r in records}
+
+    loss_items = len(panel.plots.loss_plot.getPlotItem().listDataItems())
+    record = records[1]
+    action = next(a for a in overlay.menu().actions() if a.data() == record.id)
+    action.trigger()  # checks it, as a click would
+    assert overlay.shown_ids() == [record.id]
+    for name, scale in (("val_loss", 1), ("val_accuracy", 100), ("loss", 1), ("accuracy", 100)):
+        x, y = overlay.curve_data(record.id, name)
+        np.testing.assert_array_equal(x, np.arange(1, 4))
+        np.testing.assert_allclose(y, np.asarray(record.history[name]) * scale)
+    loss_plot = panel.plots.loss_plot.getPlotItem()
+    assert len(loss_plot.listDataItems()) == loss_items + 2
+    legend_labels = [label.text for _sample, label in loss_plot.legend.items]
+    assert legend_labels.count(legend_label(record)) == 1  # one entry a run
+    assert panel.plots.loss_plot.viewRange()[0][1] >= 3  # the axis widened to the 3-epoch run
+
+    action.trigger()  # unchecks it
+    assert overlay.shown_ids() == [] and not action.isChecked()
+    assert len(loss_plot.listDataItems()) == loss_items
+    assert legend_label(record) not in [label.text for _s, label in loss_plot.legend.items]
+
+
+def test_exports_write_a_png_of_the_plots_and_the_latest_runs_csv(make_window, tiny_results, tmp_path):  # noqa: F811
+    from PySide6.QtGui import QImage
+
+    records = _record(tiny_results)
+    window = make_window()
+    actions = window.run_history
+    assert {"exportPlotsAction", "exportRunCsvAction"} <= {a.objectName() for a in window.actions()}
+    window.training_panel.compare_button.refresh()
+    window.training_panel.compare_button.set_shown(records[0].id, True)
+
+    png = actions.export_png(tmp_path / "plots.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    image = QImage(str(png))
+    assert image.width() >= 400 and image.height() >= 150
+
+    latest = actions.export_csv(tmp_path / "latest.csv")
+    rows = list(csv.reader(latest.read_text().splitlines()))
+    assert rows[0][:5] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    newest = max(records, key=lambda r: (r.date, r.id))
+    assert [r[0] for r in rows[1:]] == [str(i) for i in range(1, newest.epochs_completed + 1)]
+    assert float(rows[1][3]) == pytest.approx(newest.history["val_loss"][0])
+
+    chosen = actions.export_csv(tmp_path / "first.csv", records[0].id)
+    assert len(chosen.read_text().splitlines()) == 1 + records[0].epochs_completed
