@@ -14,6 +14,10 @@ from model import architectures, paths
 from model.errors import DigitsError
 
 
+class UsageError(Exception):
+    """An argument that is only found to be wrong once the data is loaded: argparse's exit 2."""
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -150,7 +154,8 @@ def cmd_train(args) -> int:
     if args.limit:
         data = data.head(args.limit, val=min(len(data.x_val), max(1, args.limit // 5)))
     if args.batch_size and args.batch_size > len(data.x_train):
-        raise DigitsError(f"batch size {args.batch_size} is larger than the {len(data.x_train)} training images.")
+        raise UsageError(f"argument --batch-size: {args.batch_size} is larger than the "
+                         f"{len(data.x_train)} training images")
     on_batch, on_epoch = _progress_printer(sys.stderr)
     result = train(config, data, on_batch=on_batch, on_epoch=on_epoch)
     out = args.out or paths.user_models_dir() / f"{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}.keras"
@@ -325,6 +330,9 @@ def run(argv: list[str]) -> int:
         return 0
     try:
         return handlers[args.command](args)
+    except UsageError as exc:
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        subparsers.choices[args.command].error(str(exc))  # prints the usage, exits 2
     except DigitsError as exc:
         print(f"digits: {exc}", file=sys.stderr)
         return 1

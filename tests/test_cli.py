@@ -84,7 +84,6 @@ def test_bad_arguments_exit_2_with_argparse_message(args):
     (["predict", "--strokes", "{tmp}/s.jsonl"], "line 2"),
     (["evaluate", "--model", "{tmp}/junk.keras"], "not a Keras model file"),
     (["train", "--data", "{tmp}/junk.keras"], "truncated or corrupt"),
-    (["train", "--batch-size", "5000", "--limit", "100"], "larger than"),
 ])
 def test_runtime_failures_exit_1_with_one_line(tmp_path, args, needle):
     (tmp_path / "s.jsonl").write_text('{"strokes": []}\n{"strokes": [[[1, 2]]\n')
@@ -112,3 +111,9 @@ def test_evaluate_drawings_needs_labels(tmp_path, trained_model_path):
     (tmp_path / "u.jsonl").write_text('{"strokes": [[[0, 0], [0, 50]]]}\n')
     run = digits("evaluate", "--model", trained_model_path, "--strokes", tmp_path / "u.jsonl")
     assert run.returncode == 1 and "needs a 'label'" in run.stderr
+
+
+def test_batch_larger_than_the_data_is_a_usage_error():
+    run = digits("train", "--batch-size", "5000", "--limit", "100")
+    assert run.returncode == 2 and "usage: digits train" in run.stderr and "larger than the 100" in run.stderr
+    assert "Traceback" not in run.stderr
