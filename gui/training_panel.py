@@ -7,7 +7,9 @@ joins the thread.
 """
 from __future__ import annotations
 
+import importlib.util
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +49,12 @@ def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+
+def tensorboard_available() -> bool:
+    """Keras's TensorBoard callback needs the tensorboard package, which the app does not require."""
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 class TrainingPanel(QWidget):
@@ -94,6 +102,14 @@ class TrainingPanel(QWidget):
         self.lr_spin = self._spin(QDoubleSpinBox(), "learningRateSpin", "Learning rate", *LEARNING_RATE_RANGE)
         self.lr_spin.setDecimals(5)
         self.lr_spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        self.tensorboard_check = QCheckBox("also write TensorBoard logs")
+        self.tensorboard_check.setObjectName("tensorboardCheck")
+        self.tensorboard_check.setAccessibleName("Write TensorBoard logs")
+        if tensorboard_available():
+            self.tensorboard_check.setToolTip(f"logs go to {paths.user_data_dir() / 'tensorboard'}")
+        else:
+            self.tensorboard_check.setEnabled(False)
+            self.tensorboard_check.setToolTip("install the tensorboard package to use this")
         self.augment_check = QCheckBox("augment (rotate, shear, shift)")
         self.augment_check.setObjectName("augmentCheck")
         self.augment_check.setAccessibleName("Augmentation")
@@ -133,6 +149,7 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow(self.augment_check)
+        form.addRow(self.tensorboard_check)
 
         controls = QVBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -212,7 +229,10 @@ class TrainingPanel(QWidget):
         except Exception as exc:  # noqa: BLE001 - a bad setting is a message, not a crash
             self.training_failed.emit(str(exc))
             return
-        self.run_worker(TrainingWorker(TrainingJob(config, self.data_loader, self._models_dir())), config)
+        logs = None
+        if self.tensorboard_check.isChecked() and self.tensorboard_check.isEnabled():
+            logs = paths.user_data_dir() / "tensorboard" / f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.run_worker(TrainingWorker(TrainingJob(config, self.data_loader, self._models_dir(), logs)), config)
 
     def run_worker(self, worker: TrainingWorker, config) -> bool:
         """Run ``worker`` (a TrainingWorker, or one with its signals, e.g. fine-tuning) with these plots,

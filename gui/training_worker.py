@@ -30,6 +30,7 @@ class TrainingJob:
     config: object  # model.training.TrainConfig
     data_loader: Callable[[], object]  # () -> model.data.Splits; runs in the worker thread
     models_dir: Path
+    tensorboard_dir: Path | None = None  # also write TensorBoard logs there
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,14 @@ class TrainingWorker(QObject):
                 guard.hold()  # the test pass comes next
             return stop
 
+        extra = None
+        if self._job.tensorboard_dir is not None:
+            from model.backend import keras
+
+            extra = [keras().callbacks.TensorBoard(log_dir=str(self._job.tensorboard_dir))]
         try:
-            result = train(config, data, on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
+            result = train(config, data, on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop,
+                           extra_callbacks=extra)
         finally:
             guard.release()
         if self._abandon.is_set():

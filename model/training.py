@@ -355,11 +355,13 @@ def train(
     on_epoch: Callable[[EpochProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     initial_model=None,
+    extra_callbacks: list | None = None,
 ) -> TrainResult:
     """Train ``config.arch`` (or continue ``initial_model``) on ``data``; return the model and its figures.
 
     Stop takes effect at the next batch boundary; the epoch it interrupts is not
-    recorded. Raises ``TrainingDiverged`` if the loss becomes NaN or infinite.
+    recorded. ``extra_callbacks`` are Keras callbacks added to ``fit`` (the
+    window's TensorBoard option). Raises ``TrainingDiverged`` if the loss becomes NaN or infinite.
     """
     config = config.resolved()
     k = keras()
@@ -406,7 +408,8 @@ def train(
     start = time.perf_counter()
     batches = _batches(x_train, data.y_train, config.batch_size, config.seed)
     try:
-        trainable.fit(batches, epochs=config.epochs, shuffle=False, callbacks=[bridge], verbose=0)
+        trainable.fit(batches, epochs=config.epochs, shuffle=False, verbose=0,
+                      callbacks=[bridge, *(extra_callbacks or [])])
     finally:
         batches.release()
     seconds = time.perf_counter() - start

@@ -94,3 +94,12 @@ def test_same_seed_same_result(small_splits):
 def test_bad_hyperparameters_are_refused(field, value):
     with pytest.raises(DigitsError):
         TrainConfig(arch="fast", **{field: value}).resolved()
+
+
+def test_extra_callbacks_write_tensorboard_logs(small_splits, tmp_path):
+    import keras
+
+    logs = tmp_path / "tb"
+    train(TrainConfig(arch="mlp", epochs=1, batch_size=64), small_splits.head(256, 64, 64),
+          extra_callbacks=[keras.callbacks.TensorBoard(log_dir=str(logs))])
+    assert list(logs.rglob("events.out.tfevents.*"))

@@ -133,3 +133,14 @@ def test_training_errors_become_messages_and_the_controls_come_back(qtbot, make_
     assert window.errors == [error.args[0]]
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=10_000)
     assert panel.info_label.text() == "training failed" and window.models.state == "ready"
+
+
+def test_tensorboard_option_writes_logs_in_the_data_folder(qtbot, make_window, private_user_data):
+    window = make_window()
+    panel = window.training_panel
+    assert panel.tensorboard_check.isEnabled()  # the test extra installs tensorboard
+    panel.tensorboard_check.setChecked(True)
+    panel.epochs_spin.setValue(1)
+    with qtbot.waitSignal(panel.training_finished, timeout=120_000):
+        panel.start_button.click()
+    assert list((private_user_data / "tensorboard").rglob("events.out.tfevents.*"))
