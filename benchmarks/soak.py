@@ -190,7 +190,8 @@ def run(opts) -> list[Figure]:
     if minutes < 10:
         note += "; a short run (the issue asks for 10 min: python -m benchmarks.soak --minutes 10)"
     met = bool(np.isfinite(s) and s <= 2.0 and not crash)  # within noise: a couple of MB a minute
-    return [Figure("soak_slope", label, s, "MB/min", None, n=n, target="no growth after warm-up (<= 2 MB/min)",
+    return [Figure("soak_slope", label, s if np.isfinite(s) else None, "MB/min", None, n=n,
+                   target="no growth after warm-up (<= 2 MB/min)",
                    met=met, note=note)]
 
 
