@@ -187,22 +187,22 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """MNIST test accuracy and loss (and the confusion matrix): one path, ``model.evaluation``."""
     from model.data import load_mnist, to_float
+    from model.evaluation import evaluate_model, format_confusion
 
     if args.strokes is not None:
         return _evaluate_drawings(args)
     loaded = _load_model(args.model)
     raw = load_mnist(args.data)
-    if args.confusion:
-        return _evaluate_with_confusion(args, loaded, raw)
-    model = loaded.model
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    loss, accuracy = model.evaluate(to_float(raw.x_test), raw.y_test.astype("int32"), batch_size=1024, verbose=0)
+    result = evaluate_model(loaded.model, to_float(raw.x_test), raw.y_test, keep_images=False)
     if args.json:
-        print(json.dumps({"accuracy": float(accuracy), "loss": float(loss)}))
-    else:
-        print(f"{loaded.describe()}: test accuracy {accuracy:.2%}, loss {loss:.4f} "
-              f"on {len(raw.x_test)} images from {raw.source}")
+        print(json.dumps(result.to_json() if args.confusion else {"accuracy": result.accuracy, "loss": result.loss}))
+        return 0
+    print(f"{loaded.describe()}: test accuracy {result.accuracy:.2%}, loss {result.loss:.4f} "
+          f"on {len(raw.x_test)} images from {raw.source}")
+    if args.confusion:
+        print(format_confusion(result.confusion))
     return 0
 
 
@@ -254,20 +254,6 @@ def cmd_predict(args) -> int:
     out = sys.stdout
     for prediction in predictions:
         out.write(json.dumps(prediction.to_json()) + "\n")
-    return 0
-
-
-def _evaluate_with_confusion(args, loaded, raw) -> int:
-    from model.data import to_float
-    from model.evaluation import evaluate_model, format_confusion
-
-    result = evaluate_model(loaded.model, to_float(raw.x_test), raw.y_test, keep_images=False)
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        print(f"{loaded.describe()}: test accuracy {result.accuracy:.2%}, loss {result.loss:.4f} "
-              f"on {len(raw.x_test)} images from {raw.source}")
-        print(format_confusion(result.confusion))
     return 0
 
 
