@@ -23,7 +23,7 @@ class Insight(QObject):
         super().__init__(window)
         self.window = window
         panel = window.training_panel
-        self.service = InsightService(lambda: panel.data_loader(), self)
+        self.service = InsightService(lambda: panel.data_loader(), window.inference.host, self)
         self.evaluation_view = EvaluationView()
         self.internals_view = InternalsView()
         self.personal_view = PersonalView()

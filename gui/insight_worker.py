@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from gui.threads import building_model, ensure_keras, join, start_in_thread
+from gui.threads import building_model, ensure_keras
 
 RATE = 4.0  # internals a second, at most: feature maps and occlusion cost far more than a prediction
 
@@ -117,7 +117,12 @@ class InsightWorker(QObject):
 
 
 class InsightService(QObject):
-    """GUI-thread side: which model, and the internals throttle."""
+    """GUI-thread side: which model, and the internals throttle.
+
+    The worker runs on the thread ``host`` gives it (the window's inference
+    thread): one thread then loads, traces and frees every model the window
+    predicts with, where two threads doing so at once aborted TensorFlow.
+    """
 
     evaluated = Signal(object)
     internals_ready = Signal(object)
@@ -127,9 +132,11 @@ class InsightService(QObject):
     _evaluate_requested = Signal(object)
     _internals_requested = Signal(object, object)
 
-    def __init__(self, data_loader: Callable[[], object], parent: QObject | None = None, rate: float = RATE):
+    def __init__(self, data_loader: Callable[[], object], host: Callable[[QObject], object],
+                 parent: QObject | None = None, rate: float = RATE):
         super().__init__(parent)
         self._data_loader = data_loader
+        self._host = host
         self._thread = None
         self._worker = None
         self.model_path: Path | None = None
@@ -143,28 +150,30 @@ class InsightService(QObject):
         self._timer.timeout.connect(self._pump)
         self._closed = False
 
-    def _ensure(self) -> None:
-        # After shutdown nothing may start the thread again: a queued request (say, the
-        # evaluation that follows a training run) would otherwise outlive the window.
+    def _ensure(self) -> bool:
+        """True when the worker is hosted. After shutdown nothing is hosted again: a queued
+        request (say, the evaluation that follows a training run) must not outlive the window."""
         if self._thread is None and not self._closed:
             worker = InsightWorker(self._data_loader)
+            thread = self._host(worker)
+            if thread is None:  # the host thread is not running (yet, or any more)
+                return False
             self._evaluate_requested.connect(worker.evaluate)
             self._internals_requested.connect(worker.internals)
             worker.evaluated.connect(self._on_evaluated)
             worker.internals_ready.connect(self._on_internals)
             worker.failed.connect(self.failed)
             self._worker = worker
-            self._thread = start_in_thread(worker, "insight")
+            self._thread = thread
+        return self._thread is not None and not self._closed
 
     def shutdown(self, timeout_s: float = 60.0) -> bool:
+        """Take no more requests; the host joins the thread (and frees the worker) when it shuts down."""
         self._closed = True
         self._pending = None
         self._timer.stop()
-        stopped = join(self._thread, timeout_s)
-        if stopped:
-            self._thread = None
-            self._worker = None
-        return stopped
+        self._thread = None
+        return True
 
     @property
     def thread(self):
@@ -176,9 +185,8 @@ class InsightService(QObject):
 
     def evaluate(self, path: Path | None = None) -> bool:
         path = path or self.model_path
-        if path is None or self._closed:
+        if path is None or not self._ensure():
             return False
-        self._ensure()
         self._evaluations += 1
         self.evaluating.emit(True)
         self._evaluate_requested.emit(Path(path))
@@ -197,7 +205,8 @@ class InsightService(QObject):
             if not self._timer.isActive():
                 self._timer.start(int(wait * 1000) + 1)
             return
-        self._ensure()
+        if not self._ensure():
+            return
         request, self._pending = self._pending, None
         self._in_flight = True
         self._last = time.monotonic()
