@@ -54,3 +54,39 @@ def keras() -> ModuleType:
 
 def is_loaded() -> bool:
     return _keras is not None
+
+
+def _tensorflow_gradient_registry() -> dict | None:
+    """TensorFlow's global table of gradient functions, or None on another backend or TensorFlow version."""
+    if _keras is None or _keras.backend.backend() != "tensorflow":
+        return None
+    try:
+        import importlib
+
+        registry = importlib.import_module("tensorflow.python.framework.ops")._gradient_registry._registry
+    except Exception:  # noqa: BLE001 - a workaround only; without it the leak is back, nothing breaks
+        return None
+    return registry if isinstance(registry, dict) else None
+
+
+@contextmanager
+def traced_gradients_released():
+    """Around ``fit``: free the gradient functions TensorFlow registers while tracing the training step.
+
+    Keras's TensorFlow optimizer sums gradients through a replica context whose
+    ``all_reduce`` is a ``tf.custom_gradient``; tracing one registers a gradient
+    function under a fresh global name ("CustomGradient-N") that is never
+    removed, and its closure holds the whole traced training graph. Every
+    training run in a process therefore kept about 5-7 MB (measured: twelve
+    runs, +65 MB after ``malloc_trim``). Those functions are only looked up
+    while the step is being traced, which ends before ``fit`` returns, so the
+    ones added inside this block are dropped at its end. A no-op on JAX.
+    """
+    registry = _tensorflow_gradient_registry()
+    before = set(registry) if registry is not None else set()
+    try:
+        yield
+    finally:
+        if registry is not None:
+            for name in [n for n in list(registry) if n not in before and str(n).startswith("CustomGradient-")]:
+                registry.pop(name, None)

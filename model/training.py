@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from model import architectures
-from model.backend import keras
+from model.backend import keras, traced_gradients_released
 from model.calibration import CalibrationReport, calibrate, calibrate_probabilities
 from model.data import Splits
 from model.errors import DigitsError, TrainingDiverged
@@ -408,8 +408,9 @@ def train(
     start = time.perf_counter()
     batches = _batches(x_train, data.y_train, config.batch_size, config.seed)
     try:
-        trainable.fit(batches, epochs=config.epochs, shuffle=False, verbose=0,
-                      callbacks=[bridge, *(extra_callbacks or [])])
+        with traced_gradients_released():
+            trainable.fit(batches, epochs=config.epochs, shuffle=False, verbose=0,
+                          callbacks=[bridge, *(extra_callbacks or [])])
     finally:
         batches.release()
     seconds = time.perf_counter() - start

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -103,3 +104,23 @@ def test_extra_callbacks_write_tensorboard_logs(small_splits, tmp_path):
     train(TrainConfig(arch="mlp", epochs=1, batch_size=64), small_splits.head(256, 64, 64),
           extra_callbacks=[keras.callbacks.TensorBoard(log_dir=str(logs))])
     assert list(logs.rglob("events.out.tfevents.*"))
+
+
+def _live_training_step_graphs() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects()
+               if type(o).__name__ == "FuncGraph" and getattr(o, "name", "") == "one_step_on_data")
+
+
+def test_a_finished_run_leaves_no_traced_training_graph_behind(small_splits):
+    # TensorFlow kept every run's traced training step (5-7 MB) in a global gradient
+    # registry until the process ended: the window grew with each training run.
+    from model.backend import keras
+
+    if keras().backend.backend() != "tensorflow":
+        pytest.skip("traced graphs are TensorFlow's")
+    before = _live_training_step_graphs()
+    for _ in range(2):
+        result = train(TrainConfig(arch="fast", epochs=1, batch_size=64), small_splits.head(256, 64, 64))
+        del result
+    assert _live_training_step_graphs() == before
