@@ -34,6 +34,7 @@ MAX_POINTS = 100_000  # per drawing: enough for minutes of drawing, bounded for 
 MAX_RENDER_POINTS = 20_000
 MAX_LINE_CHARS = 16 * 1024 * 1024  # MAX_POINTS points take about 2 MB of JSON
 MAX_COORDINATE = 1e9  # beyond any screen or tablet; keeps the renderer's arithmetic finite
+MIN_INK_FRACTION = 0.03  # ink spanning less of the writing box than this is a speck, not a digit
 
 
 @dataclass
@@ -116,16 +117,8 @@ def _thin(cleaned: list[np.ndarray], limit: int) -> list[np.ndarray]:
     return thinned
 
 
-def render_strokes(strokes: Iterable[Stroke], pen_fraction: float = PEN_FRACTION,
-                   size: int = RENDER_SIZE) -> np.ndarray | None:
-    """Rasterise strokes, white on black, with the ink's larger side ``size`` px; None if there is no ink.
-
-    Round caps and joins, as a pen leaves. The pen width is ``pen_fraction`` of
-    the ink's larger side, scaled per point by pressure where a point has one.
-    """
-    cleaned = _thin(clean_strokes(strokes), MAX_RENDER_POINTS)
-    if not cleaned:
-        return None
+def _rasterise(cleaned: list[np.ndarray], pen_fraction: float, size: int) -> np.ndarray | None:
+    """``render_strokes`` on strokes already cleaned and thinned."""
     xy = np.concatenate([s[:, :2] for s in cleaned])
     low, high = xy.min(axis=0), xy.max(axis=0)
     extent = float((high - low).max())
@@ -142,25 +135,39 @@ def render_strokes(strokes: Iterable[Stroke], pen_fraction: float = PEN_FRACTION
     draw = ImageDraw.Draw(image)
     for stroke in cleaned:
         points = (stroke[:, :2] - low) * scale + margin
-        widths = np.full(len(points), pen)
         if stroke.shape[1] == 3:
             # Pressure in (0, 1]; light touches still leave a visible line.
             widths = pen * np.clip(0.4 + 0.9 * stroke[:, 2], 0.4, 1.3)
-        for (x, y), w in zip(points, widths):
-            r = w / 2
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+            radii = (widths / 2)[:, None]
+        else:
+            radii = pen / 2
+        # One disc per point makes the round caps and joins. The boxes are worked out
+        # for all points at once and handed over as plain floats: per-point arithmetic
+        # on NumPy scalars cost more than the drawing itself.
+        for box in np.concatenate([points - radii, points + radii], axis=1).tolist():
+            draw.ellipse(box, fill=255)
         if len(points) > 1:
             if stroke.shape[1] == 2:
-                draw.line([tuple(p) for p in points], fill=255, width=max(1, round(pen)))
+                draw.line(points.ravel().tolist(), fill=255, width=max(1, round(pen)))
             else:
-                for a, b, w in zip(points[:-1], points[1:], widths[1:]):
-                    draw.line([tuple(a), tuple(b)], fill=255, width=max(1, round(w)))
+                flat = points.tolist()
+                for a, b, w in zip(flat[:-1], flat[1:], widths[1:].tolist()):
+                    draw.line(a + b, fill=255, width=max(1, round(w)))
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
-def is_too_small(strokes: Iterable[Stroke], width: float, height: float, min_fraction: float = 0.03) -> bool:
-    """True when the ink spans less than ``min_fraction`` of the writing box: a speck, not a digit."""
+def render_strokes(strokes: Iterable[Stroke], pen_fraction: float = PEN_FRACTION,
+                   size: int = RENDER_SIZE) -> np.ndarray | None:
+    """Rasterise strokes, white on black, with the ink's larger side ``size`` px; None if there is no ink.
+
+    Round caps and joins, as a pen leaves. The pen width is ``pen_fraction`` of
+    the ink's larger side, scaled per point by pressure where a point has one.
+    """
     cleaned = clean_strokes(strokes)
+    return _rasterise(_thin(cleaned, MAX_RENDER_POINTS), pen_fraction, size) if cleaned else None
+
+
+def _too_small(cleaned: list[np.ndarray], width: float, height: float, min_fraction: float = MIN_INK_FRACTION) -> bool:
     if not cleaned:
         return True
     xy = np.concatenate([s[:, :2] for s in cleaned])
@@ -168,12 +175,18 @@ def is_too_small(strokes: Iterable[Stroke], width: float, height: float, min_fra
     return extent < min_fraction * max(width, height, 1e-9)
 
 
+def is_too_small(strokes: Iterable[Stroke], width: float, height: float,
+                 min_fraction: float = MIN_INK_FRACTION) -> bool:
+    """True when the ink spans less than ``min_fraction`` of the writing box: a speck, not a digit."""
+    return _too_small(clean_strokes(strokes), width, height, min_fraction)
+
+
 def strokes_to_input(strokes: Iterable[Stroke], width: float = 500.0, height: float = 500.0) -> np.ndarray | None:
     """Strokes in a ``width`` x ``height`` box -> (28, 28) float32 network input, or None for no digit."""
-    strokes = list(strokes)
-    if is_too_small(strokes, width, height):
+    cleaned = clean_strokes(strokes)  # once: the size check and the renderer see the same points
+    if _too_small(cleaned, width, height):
         return None
-    ink = render_strokes(strokes)
+    ink = _rasterise(_thin(cleaned, MAX_RENDER_POINTS), PEN_FRACTION, RENDER_SIZE)
     return None if ink is None else ink_to_input(ink)
 
 

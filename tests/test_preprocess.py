@@ -116,3 +116,39 @@ def test_drawing_round_trips_through_json(pendigits_samples):
     again = next(strokes.iter_drawings(io.StringIO(original.to_json()), "x"))
     assert again.strokes == original.strokes and again.label == original.label
     assert again.writer == original.writer and again.width == original.width
+
+
+def _render_point_by_point(stroke_list, pen_fraction=strokes.PEN_FRACTION, size=strokes.RENDER_SIZE):
+    """The renderer as specified, one disc and one segment at a time: what ``render_strokes`` must equal."""
+    from PIL import ImageDraw
+
+    cleaned = strokes.clean_strokes(stroke_list)
+    xy = np.concatenate([s[:, :2] for s in cleaned])
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    scale = size / float((high - low).max())
+    pen = max(1.0, pen_fraction * size)
+    margin = int(np.ceil(pen))
+    image = Image.new("L", (int(np.ceil((high[0] - low[0]) * scale)) + 2 * margin + 1,
+                            int(np.ceil((high[1] - low[1]) * scale)) + 2 * margin + 1), 0)
+    draw = ImageDraw.Draw(image)
+    for stroke in cleaned:
+        points = (stroke[:, :2] - low) * scale + margin
+        widths = np.full(len(points), pen)
+        if stroke.shape[1] == 3:
+            widths = pen * np.clip(0.4 + 0.9 * stroke[:, 2], 0.4, 1.3)
+        for (x, y), w in zip(points, widths):
+            draw.ellipse((x - w / 2, y - w / 2, x + w / 2, y + w / 2), fill=255)
+        for a, b, w in zip(points[:-1], points[1:], widths[1:]):
+            width = round(pen) if stroke.shape[1] == 2 else round(w)
+            draw.line([tuple(a), tuple(b)], fill=255, width=max(1, width))
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def test_renderer_draws_the_same_pixels_as_point_by_point(pendigits_samples):
+    rng = np.random.default_rng(3)
+    pressured = [[[x, y, float(rng.uniform(0.05, 1))] for x, y in stroke]
+                 for stroke in pendigits_samples[1].strokes]
+    mixed = [[[0.5, 0.5, 1.0], [40.25, 3.75, 0.2]], [[10.5, 60.1], [30.2, 20.7], [12.0, 12.0]]]
+    for drawing in [d.strokes for d in pendigits_samples] + [pressured, mixed]:
+        assert np.array_equal(strokes.render_strokes(drawing), _render_point_by_point(drawing))
+
