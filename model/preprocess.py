@@ -35,6 +35,8 @@ def _sane_ink(ink: np.ndarray) -> np.ndarray | None:
         raise DigitsError(f"ink must be a 2-D array, not one of shape {ink.shape}.")
     if ink.size == 0:
         return None
+    if ink.dtype == np.float32 and ink.min() >= 0.0 and ink.max() <= 1.0:
+        return ink  # already sane, as the stroke renderer's output always is (NaN fails both tests)
     with np.errstate(over="ignore", invalid="ignore"):
         ink = ink.astype(np.float32)
     return np.clip(np.nan_to_num(ink, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)

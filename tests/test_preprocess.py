@@ -152,3 +152,13 @@ def test_renderer_draws_the_same_pixels_as_point_by_point(pendigits_samples):
     for drawing in [d.strokes for d in pendigits_samples] + [pressured, mixed]:
         assert np.array_equal(strokes.render_strokes(drawing), _render_point_by_point(drawing))
 
+
+def test_ink_that_is_already_sane_gives_what_the_general_path_gives(pendigits_samples):
+    ink = strokes.render_strokes(pendigits_samples[2].strokes)
+    before = ink.copy()
+    fast = preprocess.ink_to_input(ink)  # float32 in [0, 1]: used as it is
+    general = preprocess.ink_to_input(ink.astype(np.float64))  # converted and clipped first
+    assert np.array_equal(fast, general) and np.array_equal(ink, before)
+    spoiled = ink.copy()
+    spoiled[0, 0], spoiled[1, 1], spoiled[2, 2] = np.nan, -3.0, np.inf  # not sane: cleaned, not trusted
+    assert np.isfinite(preprocess.fit_to_box(spoiled)).all()
