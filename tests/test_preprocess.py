@@ -162,3 +162,41 @@ def test_ink_that_is_already_sane_gives_what_the_general_path_gives(pendigits_sa
     spoiled = ink.copy()
     spoiled[0, 0], spoiled[1, 1], spoiled[2, 2] = np.nan, -3.0, np.inf  # not sane: cleaned, not trusted
     assert np.isfinite(preprocess.fit_to_box(spoiled)).all()
+
+
+@pytest.mark.parametrize("stroke_list, problem", [
+    ([[[1, 2]], [[True, 2]]], "each point"),
+    ([[[1, 2]], [[1.5, None]]], "each point"),
+    ([[[1, 2], ["1", 2]]], "each point"),
+    ([[[1, 2], [[1], 2]]], "each point"),
+    ([[[1, 2], {"x": 1, "y": 2}]], "each point"),
+    ([[[1]]], "each point"),
+    ([[[1, 2, 0.5, 9]]], "each point"),
+    ([[[1, 2]], "stroke"], "each stroke"),
+    ([[[1, 2]], [1, 2]], "each point"),
+    ([[[1, 2]] * 60_000, [[3, 4]] * 40_001], f"more than {strokes.MAX_POINTS} points"),
+    ([[[1, 2]] * 60_000, [["bad"]], [[3, 4]] * 40_001], "each point"),  # the first problem is named
+    ([[[1, 2]] * 60_000, [[3, 4]] * 40_001, [["bad"]]], f"more than {strokes.MAX_POINTS} points"),
+])
+def test_jsonl_reader_refuses_each_bad_point_wherever_it_is(stroke_list, problem):
+    with pytest.raises(DigitsError, match=problem):
+        list(strokes.iter_drawings(io.StringIO(json.dumps({"strokes": stroke_list})), "f.jsonl"))
+
+
+@pytest.mark.parametrize("stroke_list", [
+    [], [[]], [[], [[1, 2]]], [[[1, 2], [3.5, 4, 0.5]]], [[[-1, 2e300], [10 ** 400, 0]]],
+    [[[float("nan"), 1], [float("inf"), 2]]], [[[1, 2]] * 60_000, [[3, 4]] * 40_000],
+])
+def test_jsonl_reader_keeps_good_strokes_as_they_are(stroke_list):
+    drawing = next(strokes.iter_drawings(io.StringIO(json.dumps({"strokes": stroke_list})), "f.jsonl"))
+    assert json.dumps(drawing.strokes) == json.dumps(stroke_list)
+
+
+def test_drawings_made_in_code_with_number_subclasses_still_parse():
+    import enum
+
+    class Coordinate(enum.IntEnum):
+        TEN = 10
+
+    drawing = strokes._parse_drawing({"strokes": [[[Coordinate.TEN, 2], [3, 4]]]}, "here")
+    assert drawing.strokes == [[[10, 2], [3, 4]]]
