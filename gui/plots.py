@@ -3,9 +3,14 @@
 The curves are created once and fed with ``setData`` (pyqtgraph's
 ``PanningPlot`` example); the widget owns the history arrays. Both plots
 share their x axis, in epochs, fixed to the run's length so the curves grow
-from left to right.
+from left to right. The y axes move in steps (``steady_y_range``), not with
+every point: pyqtgraph regenerates an axis's ticks and labels whenever its
+range changes, and following the data at each redraw made axis painting the
+GUI thread's largest cost during training (py-spy, benchmarks/gui_stall).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -16,6 +21,35 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 from gui.style import plot_colours, scaled_font
 
 REDRAW_MS = 200  # live curves redraw at most five times a second
+EMPTY_Y_RANGES = {"loss": (0.0, 2.5), "accuracy": (0.0, 101.0)}
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k that is at least ``value`` (positive)."""
+    exponent = math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        ceiling = step * 10.0 ** exponent
+        if ceiling >= value * (1 - 1e-9):
+            return ceiling
+    return 10.0 ** (exponent + 1)
+
+
+def steady_y_range(kind: str, values: np.ndarray) -> tuple[float, float]:
+    """A y range for ``values`` that changes only when they leave it: loss from 0, accuracy (%) up to 101.
+
+    Loss starts at 0 and ends at the next "nice" number above the largest value;
+    accuracy ends just above 100 % and starts at the tens below the smallest
+    value. With the whole run on the x axis the extremes come early (first
+    batches), so a run changes each range a few times, not at every redraw.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return EMPTY_Y_RANGES[kind]
+    if kind == "loss":
+        top = float(finite.max())
+        return 0.0, _nice_ceiling(top) if top > 0 else EMPTY_Y_RANGES["loss"][1]
+    # At least a point of room under the lowest value, so the curve never runs along the bottom edge.
+    return max(0.0, 10.0 * math.floor((float(finite.min()) - 1.0) / 10.0)), 101.0
 
 
 class _Series:
@@ -54,6 +88,7 @@ class TrainingPlots(QWidget):
         self.accuracy_plot.setXLink(self.loss_plot)
         self.loss_plot.setLimits(yMin=0)
         self.accuracy_plot.setLimits(yMin=0, yMax=101)
+        self._y_ranges: dict[str, tuple[float, float]] = {}
         self._series = {name: _Series() for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
         self._curves = {}
         # Batches arrive about 20 times a second; redrawing both plots for each cost 40-135 ms of
@@ -142,11 +177,19 @@ class TrainingPlots(QWidget):
         for name in self._curves:
             self._refresh(name)
         self.loss_plot.setXRange(0, max(1, epochs), padding=0.02)
-        # Sensible empty axes until the first points arrive; then the y axes follow the data.
-        self.loss_plot.setYRange(0, 2.5, padding=0)
-        self.accuracy_plot.setYRange(0, 100, padding=0)
         for plot in (self.loss_plot, self.accuracy_plot):
-            plot.getPlotItem().enableAutoRange(axis="y", enable=True)
+            plot.getPlotItem().disableAutoRange(axis="y")
+        self._y_ranges.clear()
+        self.fit_y()
+
+    def fit_y(self) -> None:
+        """Set each y axis to ``steady_y_range`` of every curve it shows (earlier runs' overlays too)."""
+        for kind, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)):
+            shown = [item.yData for item in plot.getPlotItem().listDataItems() if item.yData is not None]
+            y_range = steady_y_range(kind, np.concatenate(shown) if shown else np.zeros(0))
+            if self._y_ranges.get(kind) != y_range:
+                self._y_ranges[kind] = y_range
+                plot.setYRange(*y_range, padding=0)
 
     def add_batch(self, progress) -> None:
         """A ``model.training.BatchProgress``: smoothed training loss and accuracy at its position."""
@@ -159,6 +202,8 @@ class TrainingPlots(QWidget):
     def _flush(self) -> None:
         for name in self._stale:
             self._refresh(name)
+        if self._stale:
+            self.fit_y()
         self._stale.clear()
 
     def add_epoch(self, progress) -> None:
@@ -170,6 +215,7 @@ class TrainingPlots(QWidget):
         self._flush()
         self._refresh("val_loss")
         self._refresh("val_accuracy")
+        self.fit_y()
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The data a curve shows: ``loss``, ``accuracy``, ``val_loss`` or ``val_accuracy``."""

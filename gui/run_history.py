@@ -105,6 +105,7 @@ class RunOverlay(QToolButton):
             if action.data() == run_id:
                 action.setChecked(shown)
         self.fit_x()
+        self.plots.fit_y()
 
     def _see_through_legends(self) -> None:
         """With earlier runs listed, the legends are taller: let the curves behind them show through."""
