@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.images import grey_image, heat_image
+from gui.live_text import LiveText
 
 STAGE_SIDE = 112
 MAP_CELL = 34  # pixels per feature map in the grid
@@ -52,8 +53,9 @@ class InternalsView(QWidget):
         self.saliency_check.setObjectName("saliencyCheck")
         self.saliency_check.setToolTip("Occlusion saliency: how much the answer's probability drops when each "
                                        "part of the ink is hidden. Red-yellow: ink the answer depends on.")
-        self.status = QLabel("draw a digit to look inside the network")
+        self.status = LiveText("draw a digit to look inside the network", lines=1)  # changes with each drawing
         self.status.setObjectName("internalsStatus")
+        self.status.setAccessibleName("What the network reads")
 
         self.stage_labels = []
         stages = QHBoxLayout()
@@ -112,7 +114,7 @@ class InternalsView(QWidget):
                 label.clear()
             self._layer_labels(0)
             return
-        self.status.setText(f"the network reads a <b>{internals.digit}</b>")
+        self.status.setText(f"the network reads a {internals.digit}")
         for label, array in zip(self.stage_labels, (stages.rendered, stages.cropped, stages.fitted, stages.centred)):
             pixmap = QPixmap.fromImage(grey_image(array))
             mode = (Qt.TransformationMode.SmoothTransformation if max(array.shape) > STAGE_SIDE

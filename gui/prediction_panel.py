@@ -6,6 +6,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from gui.live_text import LiveText
 from gui.style import scaled_font
 
 DIGIT_PIXELS = 136  # the predicted digit's height: legible from the back of a classroom
@@ -140,31 +141,32 @@ class PredictionPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("predictionPanel")
-        self.digit_label = QLabel()
-        self.digit_label.setObjectName("predictedDigit")
-        self.digit_label.setAccessibleName("Predicted digit")
-        self.digit_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.digit_label.setWordWrap(True)
-        self.digit_label.setMinimumSize(150, 100)
+        # The digit, its confidence and its source change with every live prediction: LiveText, not
+        # QLabel, so that each change repaints them without laying the window out again.
         self._digit_font = QFont(self.font())
         self._digit_font.setPixelSize(DIGIT_PIXELS)
         self._digit_font.setBold(True)
         self._message_font = scaled_font(self.font(), 1.6)
+        self.digit_label = LiveText(lines=2, alignment=Qt.AlignmentFlag.AlignCenter, width_chars=12)
+        self.digit_label.setObjectName("predictedDigit")
+        self.digit_label.setAccessibleName("Predicted digit")
+        self.digit_label.setFont(self._message_font)
+        self.digit_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.digit_label.setMinimumSize(150, max(100, QFontMetrics(self._digit_font).height()))
 
-        self.confidence_label = QLabel()
+        self.confidence_label = LiveText(lines=1, alignment=Qt.AlignmentFlag.AlignCenter, width_chars=16)
         self.confidence_label.setObjectName("confidenceLabel")
         self.confidence_label.setAccessibleName("Confidence")
         self.confidence_label.setFont(scaled_font(self.font(), 1.5))
-        self.confidence_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.preview = NetworkInputPreview()
         preview_caption = QLabel("what the network sees")
         preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.bars = ProbabilityBars()
-        self.source_label = QLabel()
+        self.source_label = LiveText(lines=2)
         self.source_label.setObjectName("predictionSource")
-        self.source_label.setWordWrap(True)
+        self.source_label.setAccessibleName("Which model predicts")
         self.source_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         grid = QGridLayout()
@@ -189,8 +191,7 @@ class PredictionPanel(QWidget):
 
     def show_message(self, text: str, detail: str = "") -> None:
         self._message = text
-        self.digit_label.setFont(self._message_font)
-        self.digit_label.setText(text)
+        self.digit_label.setText(text, self._message_font)
         self.confidence_label.setText(detail)
         self.bars.set_probabilities(None, None)
         self.preview.set_input(None)
@@ -202,8 +203,7 @@ class PredictionPanel(QWidget):
             self.show_message("draw a digit")
             return
         self._message = None
-        self.digit_label.setFont(self._digit_font)
-        self.digit_label.setText(str(prediction.digit))
+        self.digit_label.setText(str(prediction.digit), self._digit_font)
         if prediction.unsure:
             self.confidence_label.setText(f"not sure: {prediction.digit} or {prediction.runner_up()}?")
         else:

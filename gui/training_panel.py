@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.live_text import LiveText
 from gui.plots import TrainingPlots
 from gui.run_history import RunOverlay
 from gui.style import scaled_font
@@ -135,9 +136,8 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("%p%")
         self.progress.setValue(0)
         self.progress.setMinimumHeight(28)
-        self.info_label = QLabel("ready")
+        self.info_label = LiveText("ready")  # updated at each progress report: a QLabel re-laid the window out
         self.info_label.setObjectName("trainingInfo")
-        self.info_label.setWordWrap(True)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
