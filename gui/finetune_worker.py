@@ -47,7 +47,10 @@ class FinetuneWorker(TrainingWorker):
                 self.training_finished.emit(FinetuneOutcome(None, None, "Fine-tuning stopped before it began.", 0))
             return
         self.status_changed.emit("starting TensorFlow...")
-        ensure_keras()
+        if not ensure_keras(should_stop=self._stop.is_set):  # stopped while TensorFlow imports: end now
+            if not self._abandon.is_set():
+                self.training_finished.emit(FinetuneOutcome(None, None, "Fine-tuning stopped before it began.", 0))
+            return
         from model.finetune import finetune
         from model.modelio import load_model
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread
 
-_keras_lock = threading.Lock()
+_keras_lock = threading.Lock()  # guards starting the import
+_import: tuple[threading.Thread, list[BaseException]] | None = None  # the import thread and its errors
 # Held while a worker loads or builds a Keras model: two threads building models at once aborted the process.
 model_build_lock = threading.RLock()
 
@@ -30,37 +32,59 @@ class building_model:  # noqa: N801 - used as a context manager
         model_build_lock.release()
 
 
-def ensure_keras() -> None:
+def ensure_keras(should_stop: Callable[[], bool] | None = None) -> bool:
     """Import Keras (and TensorFlow) once, in a thread Python started; any worker may call this.
+
+    True once Keras is loaded. With ``should_stop``, False as soon as it says so
+    (polled a few times a second): the import goes on in its own thread, and a
+    later call waits for that same import. A training run stopped while
+    TensorFlow is still importing (the window closing at start-up) thus ends
+    its thread at once instead of seconds later.
 
     Imported inside a QThread (a thread Python did not start), TensorFlow 2.21
     later segfaulted as soon as one thread traced a function while another ran
     ``fit`` (reproduced headless, without widgets); imported in a
     ``threading.Thread``, or in the main thread, it does not. So the import runs
     in a short-lived Python thread while the calling worker waits; the GUI
-    thread is never blocked. The lock also stops two workers from both running
-    ``model.backend.keras()``, which redirects file descriptor 2 for a moment.
+    thread is never blocked. Only one such thread runs at a time, which also
+    stops two workers from both running ``model.backend.keras()``: it redirects
+    file descriptor 2 for a moment.
     """
+    global _import
     from model.backend import is_loaded, keras
 
     if is_loaded():
-        return
+        return True
     with _keras_lock:
         if is_loaded():
-            return
-        errors: list[BaseException] = []
+            return True
+        if _import is None or not _import[0].is_alive():  # none yet, or the last one failed: try again
+            errors: list[BaseException] = []
 
-        def load() -> None:
-            try:
-                keras()
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-                errors.append(exc)
+            def load() -> None:
+                try:
+                    keras()
+                except BaseException as exc:  # noqa: BLE001 - handed to the callers below
+                    errors.append(exc)
 
-        importer = threading.Thread(target=load, name="keras-import", daemon=True)
-        importer.start()
+            _import = (threading.Thread(target=load, name="keras-import", daemon=True), errors)
+            _import[0].start()
+        importer, errors = _import
+    if should_stop is None:
         importer.join()
-        if errors:
-            raise errors[0]
+    else:
+        while importer.is_alive():
+            if should_stop():
+                return False
+            importer.join(0.05)
+    if errors:
+        raise errors[0]
+    return True
+
+
+def keras_import_running() -> bool:
+    """True while TensorFlow is being imported (possibly for a worker that has stopped waiting for it)."""
+    return _import is not None and _import[0].is_alive()
 
 
 def start_in_thread(worker: QObject, name: str, run_slot=None, on_finished=None) -> QThread:

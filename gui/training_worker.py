@@ -120,7 +120,10 @@ class TrainingWorker(QObject):
                 self.training_finished.emit(TrainingOutcome(None, None, "Training stopped before it began.", 0))
             return
         self.status_changed.emit("starting TensorFlow...")
-        ensure_keras()
+        if not ensure_keras(should_stop=self._stop.is_set):  # stopped while TensorFlow imports: end now
+            if not self._abandon.is_set():
+                self.training_finished.emit(TrainingOutcome(None, None, "Training stopped before it began.", 0))
+            return
         from model.training import train
 
         self.status_changed.emit("training...")
