@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
+
+from gui.threads import keras_import_running
 
 ORGANISATION = APPLICATION = "digits"
 
@@ -60,11 +63,32 @@ def run_app(argv: list[str] | None = None, **window_options) -> int:
     # Importing TensorFlow holds the interpreter for seconds: begin only once the window is painted.
     QTimer.singleShot(150, window.start)
     _close_on_signals(window)
+    window.ends_process = True
     code = app.exec()
+    if window.threads_running() or keras_import_running():
+        _end_process(code)
     # The objects live until the process ends anyway: leaving them out of the collections Python runs
     # while it tears TensorFlow's thousands of modules down takes seconds off closing the app.
     gc.freeze()
     return code
+
+
+def _end_process(code: int) -> None:
+    """End the process now, with ``code``, while a worker is still busy (importing TensorFlow, loading a
+    model, evaluating).
+
+    Everything the user owns is already on disk: settings were synced when the window closed, the active
+    model is recorded when it changes, and the training thread was joined. Waiting for the worker is what
+    made closing at start-up take 3 s; returning instead would tear the interpreter (and TensorFlow's
+    C++ libraries) down under a thread still running them, and Python would destroy a running QThread.
+    ``os._exit`` does neither: the kernel ends every thread at once.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _close_on_signals(window) -> None:

@@ -31,6 +31,7 @@ from model import paths
 from model.errors import DigitsError
 
 _orphans: list = []  # threads that outlived their join timeout: kept referenced, never destroyed running
+INFERENCE_GRACE_S = 0.25  # how long a closing app waits for a busy inference thread (an idle one quits in ms)
 
 
 def _garbled(path: str) -> bool:
@@ -61,6 +62,9 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         self.last_shown = None  # the ShownPrediction on screen
         self._closed = False
+        # Set by gui.app.run_app: the process ends when this window closes, so closing need not wait for
+        # the inference thread (see closeEvent). Windows built for tests leave it False and join every thread.
+        self.ends_process = False
 
         self.undo_stack = QUndoStack(self)
         self.canvas = DrawingCanvas(self.undo_stack)
@@ -201,7 +205,7 @@ class MainWindow(QMainWindow):
 
     def start(self) -> None:
         """Start the inference thread and load the model (the window may already be on screen)."""
-        if not self.inference.running:
+        if not self.inference.running and not self._closed:  # run_app's delayed start may come after a close
             if self._settings_notice:
                 self.report_error(self._settings_notice)
                 self._settings_notice = None
@@ -217,7 +221,13 @@ class MainWindow(QMainWindow):
             if self.training_panel.running:
                 self.hide()  # the run ends at its next batch; don't look frozen meanwhile
             for owner in (self.training_panel, self.insight, self.inference):
-                if not owner.shutdown():
+                # The inference thread holds nothing of the user's (models read from disk, predictions,
+                # evaluations), but it may be seconds into importing TensorFlow or loading a model. When the
+                # process ends with this window it is given a moment to quit, not waited for: run_app then
+                # ends the process without tearing the interpreter down under it. The training thread is
+                # always joined: it may be saving the model the user just trained.
+                quick = owner is self.inference and self.ends_process
+                if not owner.shutdown(INFERENCE_GRACE_S if quick else 60.0):
                     _orphans.append(owner.thread)  # never let Python destroy a running QThread
         event.accept()
 

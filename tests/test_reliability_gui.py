@@ -119,8 +119,8 @@ DRIVER = textwrap.dedent("""
             window.close()
 
         panel.batch_ended.connect(first_batch)
-        # Start once the model has loaded: closing while the inference thread still loads one waits for
-        # that load (seconds in a fresh process), a separate, known delay.
+        # Start once the model has loaded: this is the close during training; closing while the model
+        # still loads is test_closing_the_app_while_the_model_loads.
         poll = QTimer(window)
         poll.timeout.connect(lambda: window.models.state == "loading" or (poll.stop(), panel.start_button.click()))
         poll.start(50)
@@ -131,10 +131,17 @@ DRIVER = textwrap.dedent("""
 
 
 def _run_driver(loops: int, tmp_path: Path) -> tuple[list[dict], float, str]:
-    """Run the driver; its JSON lines, the seconds from its last window's close to its exit, its stderr."""
+    """Run the driver; its windows' JSON lines, the seconds from its last window's close to its exit, its stderr."""
+    lines, exit_s, stderr = _run_script(DRIVER, [str(loops), str(tmp_path / "settings.ini")], tmp_path)
+    return [line for line in lines if "window" in line], exit_s, stderr
+
+
+def _run_script(script: str, args: list[str], tmp_path: Path) -> tuple[list[dict], float, str]:
+    """Run ``script`` in a fresh process; its JSON lines, the seconds from its one "closing" line to its exit
+    (exit code 0 asserted), its stderr."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO),
                DIGITS_HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    process = subprocess.Popen([sys.executable, "-c", DRIVER, str(loops), str(tmp_path / "settings.ini")], cwd=REPO,
+    process = subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr: list[str] = []
     drain = threading.Thread(target=lambda: stderr.extend(process.stderr), daemon=True)
@@ -153,7 +160,7 @@ def _run_driver(loops: int, tmp_path: Path) -> tuple[list[dict], float, str]:
     assert rc == 0, text[-3000:]
     closing = [line["closing"] for line in lines if "closing" in line]
     assert len(closing) == 1, (lines, text[-3000:])
-    return [line for line in lines if "window" in line], exited - closing[0], text
+    return lines, exited - closing[0], text
 
 
 def test_closing_the_window_during_training_20_times(tmp_path):
@@ -172,6 +179,89 @@ def test_closing_the_window_during_training_20_times(tmp_path):
         assert seconds < 2.0, (exit_s, exit_s_2)
     for text in (stderr, stderr_2):
         assert "QThread" not in text and "Traceback" not in text, text[-3000:]
+
+
+# --- no hangs: closing while the model loads ----------------------------------------------------
+
+LOADING_DRIVER = textwrap.dedent("""
+    import json, sys, time
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+    from gui.app import run_app
+    from gui.main_window import MainWindow
+    from gui.threads import model_build_lock
+    from model import backend
+    from model.data import load_splits
+
+    stage, settings = sys.argv[1], sys.argv[2]
+    data = load_splits(notify=lambda m: None).head(2400, 50, 50)
+    app = QApplication.instance() or QApplication([])
+
+    def watch():
+        window = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)][-1]
+        panel = window.training_panel
+        window.canvas.set_brush_size(27)  # a setting the close must save
+        poll = QTimer(window)
+
+        def tick():
+            if not window.inference.running:  # run_app starts it (and the model's load) once the window is up
+                return
+            if stage == "training":  # Start pressed at once: the run waits for TensorFlow's import
+                if not panel.running:
+                    panel.arch_combo.setCurrentIndex(panel.arch_combo.findData("mlp"))
+                    panel.start_button.click()
+                if panel.info_label.text() != "starting TensorFlow...":
+                    return
+            if stage == "building":  # TensorFlow imported, the model not yet built
+                if not backend.is_loaded():
+                    return
+                # Take the build lock as a training run does while it traces its first step: the inference
+                # thread then loads the model after it, not before the close.
+                model_build_lock.acquire(blocking=False)
+            poll.stop()
+            print(json.dumps({"closing": time.monotonic(), "state": window.models.state,
+                              "keras": backend.is_loaded(), "training": panel.running}), flush=True)
+            window.close()
+
+        poll.timeout.connect(tick)
+        poll.start(5)
+
+    QTimer.singleShot(0, watch)
+    sys.exit(run_app(settings=QSettings(settings, QSettings.Format.IniFormat), data_loader=lambda: data))
+""")
+
+
+@pytest.mark.parametrize("stage", ["importing", "building", "training"])
+def test_closing_the_app_while_the_model_loads(tmp_path, stage):
+    """The app closed at start-up, while the inference thread imports TensorFlow or loads the model (and, in
+    "training", while a run just started waits for the import), exits within 2 s, cleanly, settings saved."""
+    from PySide6.QtCore import QSettings
+
+    settings = tmp_path / "settings.ini"
+    lines, exit_s, stderr = _run_script(LOADING_DRIVER, [stage, str(settings)], tmp_path)
+    closing = next(line for line in lines if "closing" in line)
+    assert closing["state"] == "loading", closing  # closed before the model was ready
+    assert closing["keras"] is (stage == "building") and closing["training"] is (stage == "training"), closing
+    assert exit_s < 2.0, exit_s
+    alarming = [line for line in stderr.splitlines() if "propagateSizeHints" not in line]
+    assert alarming == [], stderr[-3000:]  # no "QThread: Destroyed while thread is still running", no traceback
+    assert float(QSettings(str(settings), QSettings.Format.IniFormat).value("canvas/brushSize")) == 27
+    assert not list((tmp_path / "home").glob("models/*.keras"))  # the abandoned run kept nothing
+
+
+def test_a_start_after_the_close_starts_no_thread(qtbot, settings_file):
+    """run_app starts the model's load 150 ms after showing the window: closed before that, nothing starts."""
+    from PySide6.QtCore import QSettings
+
+    from gui.app import build_window
+
+    window = build_window(settings=QSettings(str(settings_file), QSettings.Format.IniFormat), show_error=print,
+                          start=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.close()
+    window.start()
+    assert not window.threads_running()
 
 
 # --- no hangs: Start, Stop, Start --------------------------------------------------------------
