@@ -72,10 +72,10 @@ class InferenceWorker(QObject):
         self._predictors: dict[int, object] = {}
         self._snapshot_models: dict[str, tuple[object, object]] = {}  # arch -> (model, predictor)
 
-    def _make_predictor(self, model, temperature: float):
+    def _make_predictor(self, model, temperature: float, frozen: bool = True):
         from model.inference import Predictor
 
-        predictor = Predictor(model, temperature)
+        predictor = Predictor(model, temperature, frozen=frozen)
         predictor.predict_input(np.zeros((28, 28), dtype=np.float32))  # trace now, not on the first stroke
         return predictor
 
@@ -120,7 +120,7 @@ class InferenceWorker(QObject):
                 model, predictor = self._snapshot_models[snap.arch]
                 model.set_weights(snap.weights)
                 if predictor is None:
-                    predictor = self._make_predictor(model, 1.0)
+                    predictor = self._make_predictor(model, 1.0, frozen=False)  # set_weights at each epoch
                     self._snapshot_models[snap.arch] = (model, predictor)
             self._predictors[key] = predictor
         except Exception as exc:  # noqa: BLE001

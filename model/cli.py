@@ -215,7 +215,7 @@ def _evaluate_drawings(args) -> int:
     if not drawings or any(d.label is None for d in drawings):
         raise DigitsError(f"{args.strokes}: every drawing needs a 'label' to be evaluated.")
     loaded = _load_model(args.model)
-    predictions = Predictor(loaded.model, loaded.temperature).predict_drawings(drawings)
+    predictions = Predictor(loaded.model, loaded.temperature, frozen=True).predict_drawings(drawings)
     correct = [p.digit == d.label for p, d in zip(predictions, drawings)]
     accuracy = sum(correct) / len(correct)
     if args.json:
@@ -244,7 +244,7 @@ def cmd_predict(args) -> int:
     else:
         drawings, images = [], [load_image(p) for p in args.images]
     loaded = _load_model(args.model)
-    predictor = Predictor(loaded.model, loaded.temperature)
+    predictor = Predictor(loaded.model, loaded.temperature, frozen=True)
     if drawings:
         predictions = predictor.predict_drawings(drawings)
     else:

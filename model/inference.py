@@ -60,16 +60,23 @@ def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarr
 class Predictor:
     """Wraps a Keras model: (N, 28, 28) inputs in, calibrated probabilities out."""
 
-    def __init__(self, model, temperature: float = 1.0):
+    def __init__(self, model, temperature: float = 1.0, *, frozen: bool = False):
+        """``frozen``: ``model``'s weights will not change while this predictor is used (a loaded model,
+        not a model in training or an epoch snapshot), so it may predict with a faster copy of it."""
         self.model = model
         self.temperature = temperature
         self._single = np.zeros((1, 28, 28, 1), dtype=np.float32)
         self._rank = len(model.inputs[0].shape) if getattr(model, "inputs", None) else 4
+        self._network = model
+        if frozen:
+            from model.folding import fold_batch_norm
+
+            self._network = fold_batch_norm(model)
 
     def _call(self, batch: np.ndarray) -> np.ndarray:
         if self._rank == 3:
             batch = batch[..., 0]
-        return np.asarray(self.model.predict_on_batch(batch), dtype=np.float32)
+        return np.asarray(self._network.predict_on_batch(batch), dtype=np.float32)
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities, in fixed-size batches."""

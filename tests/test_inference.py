@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import assert_probabilities
 
+from model import architectures
 from model.inference import NO_DIGIT, Predictor, apply_temperature
 from model.modelio import load_model
 from model.strokes import strokes_to_input
@@ -49,3 +50,33 @@ def test_temperature_softens_without_changing_the_answer():
     probs = np.array([[0.9, 0.05, 0.05] + [0.0] * 7], np.float32)
     softer = apply_temperature(probs, 2.0)
     assert softer.argmax() == 0 and softer[0, 0] < 0.9 and softer.sum() == pytest.approx(1.0)
+
+
+def test_batch_norm_folds_into_an_equivalent_copy(small_splits):
+    from model.backend import keras
+    from model.folding import fold_batch_norm
+
+    k = keras()
+    model = architectures.get("best").build()
+    rng = np.random.default_rng(3)
+    for layer in model.layers:  # statistics far from the initial ones, as after training
+        if isinstance(layer, k.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.3, n),
+                               rng.uniform(0.05, 3, n)])
+    folded = fold_batch_norm(model)
+    assert not any(isinstance(layer, k.layers.BatchNormalization) for layer in folded.layers)
+    assert len(folded.layers) == len(model.layers) - 6  # five convolutions and the dense layer
+    images = small_splits.x_test[:64].reshape(-1, 28, 28, 1)
+    np.testing.assert_allclose(folded.predict_on_batch(images), model.predict_on_batch(images), atol=2e-5)
+    plain = architectures.get("fast").build()
+    assert fold_batch_norm(plain) is plain
+
+
+def test_a_frozen_predictor_predicts_as_the_model_does(small_splits):
+    from model import paths
+
+    loaded = load_model(paths.BUNDLED_MODEL)  # the bundled network has six batch normalisations
+    images = small_splits.x_test[:300]
+    np.testing.assert_allclose(Predictor(loaded.model, loaded.temperature, frozen=True).probabilities(images),
+                               Predictor(loaded.model, loaded.temperature).probabilities(images), atol=2e-5)

@@ -45,7 +45,7 @@ def test_y_axes_change_a_few_times_per_run_not_at_every_redraw(qtbot):
                 seen[kind].append(y_range)
     plots.add_epoch(EpochProgress(2, 2, 0.05, 0.985, 0.04, 0.99, 1000.0, 0.0))
     assert len(seen["loss"]) <= 2 and len(seen["accuracy"]) <= 2, seen
-    for kind, plot, name in (("loss", plots.loss_plot, "loss"), ("accuracy", plots.accuracy_plot, "accuracy")):
+    for plot, name in ((plots.loss_plot, "loss"), (plots.accuracy_plot, "accuracy")):
         low, high = plot.viewRange()[1]
         for curve in (name, f"val_{name}"):
             values = plots.curve_data(curve)[1]
