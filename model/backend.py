@@ -74,7 +74,7 @@ def traced_gradients_released():
     """Around ``fit``: free the gradient functions TensorFlow registers while tracing the training step.
 
     Keras's TensorFlow optimizer sums gradients through a replica context whose
-    ``all_reduce`` is a ``tf.custom_gradient``; tracing one registers a gradient
+    ``all_reduce`` is a TensorFlow custom gradient; tracing one registers a gradient
     function under a fresh global name ("CustomGradient-N") that is never
     removed, and its closure holds the whole traced training graph. Every
     training run in a process therefore kept about 5-7 MB (measured: twelve
