@@ -229,7 +229,7 @@ def _evaluate_drawings(args) -> int:
 def cmd_predict(args) -> int:
     from model.images import load_image
     from model.inference import Predictor
-    from model.strokes import iter_drawings, read_drawings
+    from model.strokes import read_drawing_stream, read_drawings
 
     if args.strokes is None and not args.images:
         raise DigitsError("predict needs IMAGE files or --strokes FILE.")
@@ -238,7 +238,7 @@ def cmd_predict(args) -> int:
     # Read every input before loading the model, so a bad file fails fast.
     if args.strokes is not None:
         stdin = getattr(sys.stdin, "buffer", sys.stdin)  # bytes: a bad byte is reported with its line
-        drawings = (list(iter_drawings(stdin, "standard input")) if args.strokes == "-"
+        drawings = (read_drawing_stream(stdin, "standard input") if args.strokes == "-"
                     else read_drawings(args.strokes))
         images = []
     else:

@@ -8,9 +8,11 @@ in the window and the same strokes on the command line give the same 28x28.
 """
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -293,11 +295,37 @@ def iter_drawings(handle: IO[str] | IO[bytes], name: str) -> Iterator[Drawing]:
         yield _parse_drawing(record, where)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector; it is switched back on only if it was on.
+
+    Parsing a file makes hundreds of thousands of lists, and each few hundred
+    start a collection; once TensorFlow is imported every older-generation
+    collection walks its quarter of a million objects too. JSON makes no
+    reference cycles, so there is nothing for those collections to find:
+    reading 3,498 pendigits drawings in a process with Keras loaded took
+    0.26-0.33 s of CPU, 0.09-0.10 s with the collector paused.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def read_drawing_stream(handle: IO[str] | IO[bytes], name: str) -> list[Drawing]:
+    """Every drawing of a JSON Lines stream (``iter_drawings``, with its refusals), as a list."""
+    with _cyclic_gc_paused():
+        return list(iter_drawings(handle, name))
+
+
 def read_drawings(path: Path | str) -> list[Drawing]:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            return list(iter_drawings(handle, str(path)))
+            return read_drawing_stream(handle, str(path))
     except FileNotFoundError:
         raise DigitsError(f"{path}: file not found.") from None
     except IsADirectoryError:

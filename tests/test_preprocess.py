@@ -200,3 +200,23 @@ def test_drawings_made_in_code_with_number_subclasses_still_parse():
 
     drawing = strokes._parse_drawing({"strokes": [[[Coordinate.TEN, 2], [3, 4]]]}, "here")
     assert drawing.strokes == [[[10, 2], [3, 4]]]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_leaves_the_garbage_collector_as_it_was(tmp_path, enabled):
+    import gc
+
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(json.dumps({"strokes": [[[0, 0], [0, 9]]]}) + "\n")
+    bad.write_text(json.dumps({"strokes": [[[0, 0], [0, 9]]]}) + "\n{oops\n")
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        assert len(strokes.read_drawings(good)) == 1 and gc.isenabled() is enabled
+        with pytest.raises(DigitsError, match="line 2"):
+            strokes.read_drawings(bad)
+        assert gc.isenabled() is enabled
+        assert len(strokes.read_drawing_stream(io.BytesIO(good.read_bytes()), "-")) == 1
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
