@@ -44,6 +44,8 @@ SLOW_EVENT_MS = float(os.environ.get("BENCH_SLOW_EVENT_MS", 40))  # events the G
 
 
 def child(max_train_s: float, arch: str) -> None:
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):  # to compare the interpreter's GIL switch intervals
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
