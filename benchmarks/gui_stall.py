@@ -46,7 +46,7 @@ SLOW_EVENT_MS = float(os.environ.get("BENCH_SLOW_EVENT_MS", 40))  # events the G
 def child(max_train_s: float, arch: str) -> None:
     if os.environ.get("BENCH_SWITCH_INTERVAL"):  # to compare the interpreter's GIL switch intervals
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     import main as app_main
@@ -59,19 +59,24 @@ def child(max_train_s: float, arch: str) -> None:
 
         def notify(self, receiver, event):  # noqa: N802 - Qt's name
             t = time.perf_counter()
+            # A deleted receiver cannot be asked its name afterwards: for deletions, ask first.
+            deleted = (f"{receiver.metaObject().className()} {type(receiver).__name__}"
+                       if event.type() == QEvent.Type.DeferredDelete else None)
             try:
                 return super().notify(receiver, event)
             finally:
                 ms = (time.perf_counter() - t) * 1000
                 if ms > SLOW_EVENT_MS and threading.get_native_id() == gui_tid_early:
-                    name = receiver.objectName() if hasattr(receiver, "objectName") else ""
+                    name = "" if deleted else (receiver.objectName() if hasattr(receiver, "objectName") else "")
                     slow_events.append((round(t - t0, 3), round(ms, 1),
                                         f"{type(event).__name__}:{event.type().name} -> "
-                                        f"{type(receiver).__name__}{'#' + name if name else ''}"))
+                                        f"{deleted or type(receiver).__name__}{'#' + name if name else ''}"))
 
     gui_tid_early = threading.get_native_id()
     t0 = time.perf_counter()
-    app = TimingApplication([sys.argv[0]])
+    # Timing every event means every event enters Python, which under GIL contention makes each one wait:
+    # the diagnosis costs what it measures. BENCH_EXPLAIN=1 turns it on; the figures are taken without it.
+    app = TimingApplication([sys.argv[0]]) if os.environ.get("BENCH_EXPLAIN") else QApplication([sys.argv[0]])
     window = app_main.build_window([])
     window.resize(1200, 900)
     window.show()
