@@ -144,3 +144,11 @@ def test_tensorboard_option_writes_logs_in_the_data_folder(qtbot, make_window, p
     with qtbot.waitSignal(panel.training_finished, timeout=120_000):
         panel.start_button.click()
     assert list((private_user_data / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_runs_in_one_window_share_one_copy_of_mnist():
+    # Each run loading its own 220 MB copy left finished runs' copies waiting for the collector.
+    from gui.training_worker import load_full_data
+
+    first = load_full_data()
+    assert load_full_data() is first and len(first.x_train) == 55_000
