@@ -40,11 +40,6 @@ from gui.training_worker import TrainingJob, TrainingWorker, load_full_data
 from model import architectures, paths
 
 EPOCHS_RANGE = (1, 200)
-# Seconds between progress reports: ten a second move the bar smoothly and feed the curves, which
-# redraw five times a second (gui/plots.py). Every report costs GUI time that the training's two
-# threads then lack on a 2-core machine; twenty a second made the window's run 9% slower than a
-# bare fit (python -m benchmarks overhead).
-PROGRESS_INTERVAL = 0.1
 BATCH_RANGE = (1, 8192)
 LEARNING_RATE_RANGE = (1e-5, 1.0)  # as the CLI's --lr accepts
 
@@ -223,7 +218,6 @@ class TrainingPanel(QWidget):
             arch=self.arch_combo.currentData(), epochs=self.epochs_spin.value(), batch_size=self.batch_spin.value(),
             learning_rate=self.lr_spin.value(),
             augment=self.augment_check.isChecked() and self.augment_check.isEnabled(),
-            progress_interval=PROGRESS_INTERVAL,
         )
 
     @Slot()
