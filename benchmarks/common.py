@@ -289,6 +289,24 @@ def child_env(**extra: str) -> dict:
     return env
 
 
+def app_env() -> tuple[dict, str | None]:
+    """The environment for a child process running the real app, and why it cannot run (None if it can).
+
+    The app starts on the bundled model; where none exists yet (a clone that has not trained
+    it), on the cached ``fast`` model, recorded as the child's active model.
+    """
+    env = child_env()
+    if BUNDLED_MODEL.is_file():
+        return env, None
+    loaded, how = recipe_model("fast", log=log)
+    if loaded is None:
+        return env, how
+    home = Path(env["DIGITS_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "state.json").write_text(json.dumps({"active_model": str(loaded.path)}))
+    return env, None
+
+
 def run_child(args: list[str], timeout: float, env: dict | None = None) -> tuple[int, str, str, float]:
     """Run ``python args...``; returns (exit code, stdout, stderr, wall seconds)."""
     start = time.perf_counter()

@@ -18,13 +18,12 @@ import time
 from benchmarks.common import (
     BUNDLED_MODEL,
     Figure,
-    child_env,
+    app_env,
     fig_from_samples,
     last_json_line,
     log,
     main,
     not_measured,
-    recipe_model,
     run_child,
 )
 
@@ -99,18 +98,10 @@ def child(t_spawn: float) -> None:
 
 
 def run(opts) -> list[Figure]:
-    env = child_env()
-    which = "bundled model"
-    if not BUNDLED_MODEL.is_file():
-        loaded, how = recipe_model("fast", log=log)
-        if loaded is None:
-            return [not_measured("launch_visible_s", "Launch to window visible", how, "<= 1.5 s")]
-        from pathlib import Path
-
-        home = Path(env["DIGITS_HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "state.json").write_text(json.dumps({"active_model": str(loaded.path)}))
-        which = "the cached fast model (no bundled model yet)"
+    which = "bundled model" if BUNDLED_MODEL.is_file() else "the cached fast model (no bundled model yet)"
+    env, why_not = app_env()
+    if why_not:
+        return [not_measured("launch_visible_s", "Launch to window visible", why_not, "<= 1.5 s")]
     reps = 1 if opts.quick else opts.reps
     runs = []
     for _ in range(reps):

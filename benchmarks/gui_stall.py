@@ -26,14 +26,12 @@ import time
 import numpy as np
 
 from benchmarks.common import (
-    BUNDLED_MODEL,
     Figure,
-    child_env,
+    app_env,
     last_json_line,
     log,
     main,
     not_measured,
-    recipe_model,
     run_child,
 )
 
@@ -277,17 +275,10 @@ def _phase_stalls(beats: list[float], marks: dict) -> dict[str, list[float]]:
 
 
 def run(opts) -> list[Figure]:
-    env = child_env()
     label = "GUI-thread stall while training"
-    if not BUNDLED_MODEL.is_file():
-        loaded, how = recipe_model("fast", log=log)
-        if loaded is None:
-            return [not_measured("gui_stall_max_ms", label, how, "max 50 ms, p99 20 ms")]
-        from pathlib import Path
-
-        home = Path(env["DIGITS_HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "state.json").write_text(json.dumps({"active_model": str(loaded.path)}))
+    env, why_not = app_env()
+    if why_not:
+        return [not_measured("gui_stall_max_ms", label, why_not, "max 50 ms, p99 20 ms")]
     max_train = 20 if opts.quick else opts.max_train_seconds
     repeats = 1 if opts.quick else opts.repeats
     runs = []

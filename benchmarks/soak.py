@@ -25,14 +25,11 @@ import time
 import numpy as np
 
 from benchmarks.common import (
-    BUNDLED_MODEL,
     Figure,
-    child_env,
+    app_env,
     last_json_line,
-    log,
     main,
     not_measured,
-    recipe_model,
     rss_mb,
     run_child,
 )
@@ -153,17 +150,10 @@ def slope(samples: list[tuple[float, float]], warmup_s: float) -> tuple[float, f
 
 def run(opts) -> list[Figure]:
     minutes = opts.minutes
-    env = child_env()
     label = f"Soak ({minutes:g} min): RSS slope between training runs, after warm-up"
-    if not BUNDLED_MODEL.is_file():
-        loaded, how = recipe_model("fast", log=log)
-        if loaded is None:
-            return [not_measured("soak_slope", label, how, "no growth")]
-        from pathlib import Path
-
-        home = Path(env["DIGITS_HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "state.json").write_text(json.dumps({"active_model": str(loaded.path)}))
+    env, why_not = app_env()
+    if why_not:
+        return [not_measured("soak_slope", label, why_not, "no growth")]
     seconds = minutes * 60
     code, out, err, wall = run_child(["-m", "benchmarks.soak", "--child", str(seconds), opts.arch, str(opts.epochs)],
                                      timeout=seconds + 400, env=env)
