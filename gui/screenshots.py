@@ -36,12 +36,15 @@ def _wait_until(predicate, timeout_s: float, what: str) -> None:
         spin(20)
 
 
-def draw(window, strokes, width: float, height: float, delay_ms: int = 4) -> None:
-    """Draw ``strokes`` (in a width x height box) on the canvas with mouse press, moves and release."""
+def draw_strokes(canvas, strokes, width: float, height: float, delay_ms: int = 0) -> None:
+    """Draw ``strokes`` (in a width x height box) on ``canvas`` with real mouse press, move and release events.
+
+    The screenshots and the window's tests both draw this way; ``delay_ms`` lets the event loop run
+    between moves, as a person's hand would.
+    """
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
 
-    canvas = window.canvas
     box = canvas.writing_box()
     scale = box.width() / max(width, height)
     for stroke in strokes:
@@ -49,8 +52,14 @@ def draw(window, strokes, width: float, height: float, delay_ms: int = 4) -> Non
         QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
         for point in points[1:]:
             QTest.mouseMove(canvas, point)
-            spin(delay_ms)
+            if delay_ms:
+                spin(delay_ms)
         QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
+
+
+def draw(window, strokes, width: float, height: float, delay_ms: int = 4) -> None:
+    """Draw ``strokes`` on the window's canvas, a few milliseconds between moves."""
+    draw_strokes(window.canvas, strokes, width, height, delay_ms)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,14 +87,6 @@ def wait_for_prediction(qtbot, window, timeout: int = 20_000):
 
 def draw_strokes(canvas, strokes, width: float, height: float) -> None:
     """Draw strokes given in a width x height box with real mouse press, move and release events."""
-    from PySide6.QtCore import QPoint, Qt
-    from PySide6.QtTest import QTest
+    from gui.screenshots import draw_strokes as play
 
-    box = canvas.writing_box()
-    scale = box.width() / max(width, height)
-    for stroke in strokes:
-        points = [QPoint(box.left() + round(p[0] * scale), box.top() + round(p[1] * scale)) for p in stroke]
-        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
-        for point in points[1:]:
-            QTest.mouseMove(canvas, point)
-        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
+    play(canvas, strokes, width, height)
