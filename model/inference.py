@@ -68,6 +68,7 @@ class Predictor:
         self._single = np.zeros((1, 28, 28, 1), dtype=np.float32)
         self._rank = len(model.inputs[0].shape) if getattr(model, "inputs", None) else 4
         self._network = model
+        self._single_forward = None  # traced on the first single prediction (model.backend.compiled_forward)
         if frozen:
             from model.folding import fold_batch_norm
 
@@ -76,6 +77,12 @@ class Predictor:
     def _call(self, batch: np.ndarray) -> np.ndarray:
         if self._rank == 3:
             batch = batch[..., 0]
+        if len(batch) == 1:
+            if self._single_forward is None:
+                from model.backend import compiled_forward
+
+                self._single_forward = compiled_forward(self._network, batch.shape) or self._network.predict_on_batch
+            return np.asarray(self._single_forward(batch), dtype=np.float32)
         return np.asarray(self._network.predict_on_batch(batch), dtype=np.float32)
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:

@@ -80,3 +80,18 @@ def test_a_frozen_predictor_predicts_as_the_model_does(small_splits):
     images = small_splits.x_test[:300]
     np.testing.assert_allclose(Predictor(loaded.model, loaded.temperature, frozen=True).probabilities(images),
                                Predictor(loaded.model, loaded.temperature).probabilities(images), atol=2e-5)
+
+
+def test_one_drawing_follows_weights_set_after_the_first_prediction(small_splits):
+    """The window's epoch snapshots set new weights into the model a predictor already traced."""
+    trained, fresh = architectures.get("fast").build(), architectures.get("fast").build()
+    rng = np.random.default_rng(5)
+    trained.set_weights([rng.normal(0, 0.1, w.shape) for w in trained.get_weights()])
+    image = small_splits.x_test[7, ..., 0]
+    predictor = Predictor(fresh)
+    before = predictor.probabilities(image[None])[0]
+    np.testing.assert_allclose(before, fresh.predict_on_batch(image[None, ..., None])[0], atol=1e-6)
+    fresh.set_weights(trained.get_weights())
+    after = predictor.probabilities(image[None])[0]
+    np.testing.assert_allclose(after, trained.predict_on_batch(image[None, ..., None])[0], atol=1e-6)
+    assert not np.allclose(before, after, atol=1e-3)
