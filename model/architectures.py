@@ -67,15 +67,16 @@ def _fast():
     layers = keras().layers
     # Measured on the 2-core CPU (benchmarks/OPTIMISATIONS.md): a 5x5 convolution over one
     # input channel at stride 1 costs as much as the whole rest of the network, so it strides
-    # by 2; 32 and 48 channels fit AVX-512's 16-float blocks. Two epochs of this reach 99.1-99.2%
-    # (three seeds) in about the time of one epoch of the unstrided 24/32-channel network, which
-    # stops near 98.8%. (Dense 128 instead of 256 is 12% quicker a step but fine-tunes worse on
-    # a few personal drawings: tests/test_finetune.py.)
+    # by 2. The second convolution is most of a step's work; 32 channels instead of 48 make a
+    # step 0.78x as long and cross 99.0% as early (1.45-1.55 epochs), ending two epochs at
+    # 99.1-99.2% (three seeds). (24 channels in the first convolution, or dense 128, are
+    # quicker still but end a seed below 99.0%, or fine-tune worse on a few personal
+    # drawings: tests/test_finetune.py.)
     return keras().Sequential(
         [
             _input(),
             layers.Conv2D(32, 5, strides=2, activation="relu"),
-            layers.Conv2D(48, 3, activation="relu"),
+            layers.Conv2D(32, 3, activation="relu"),
             layers.MaxPooling2D(2),
             layers.Flatten(),
             layers.Dense(256, activation="relu"),
@@ -146,7 +147,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "fast",
             "Quickest to 99%: a strided and a plain convolution, two epochs of one-cycle Adam.",
-            324730,
+            217706,
             Recipe(learning_rate=1e-2, batch_size=256, epochs=2, schedule="onecycle"),
             _fast,
         ),
