@@ -127,9 +127,10 @@ class TrainingPlots(QWidget):
     def _build_curves(self) -> None:
         colours = plot_colours(self.palette())
         text = self.palette().color(QPalette.ColorRole.WindowText)
-        # Loss falls and accuracy rises: legends go where the curves are not.
+        # Loss falls and accuracy rises: legends go where the curves are not, on one line so they
+        # cover little of a plot that is only a couple of hundred pixels tall.
         for plot, name, corner in ((self.loss_plot, "loss", (-10, 10)), (self.accuracy_plot, "accuracy", (-10, -10))):
-            plot.addLegend(offset=corner, labelTextColor=text,
+            plot.addLegend(offset=corner, labelTextColor=text, colCount=2,
                            labelTextSize=f"{scaled_font(self.font(), 1.0).pointSizeF():.0f}pt")
             self._curves[name] = plot.plot(name="training (smoothed)", pen=pg.mkPen(colours["train"], width=2))
             self._curves[f"val_{name}"] = plot.plot(
