@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from gui_helpers import draw_strokes
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
+from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent, QUndoStack
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from gui.canvas import DEFAULT_BRUSH, LOGICAL_SIZE, MAX_BRUSH, DrawingCanvas
+from gui.canvas import DEFAULT_BRUSH, LOGICAL_SIZE, MAX_BRUSH, UNDO_LIMIT, DrawingCanvas, StrokesCommand
 from gui.stroke_edit import erase_disk, erase_path
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -54,6 +54,26 @@ def test_each_stroke_is_one_undo_step_and_clear_is_undoable(qtbot, canvas):
     revision = canvas.revision
     canvas.undo_stack.undo()
     assert canvas.revision > revision  # every change has a new revision: predictions follow it
+
+
+def test_the_undo_history_is_bounded_and_frees_what_it_drops(qtbot, canvas):
+    """Drawing and clearing for hours must not grow memory: the oldest steps (and their strokes) go."""
+    import gc
+
+    for i in range(UNDO_LIMIT // 2 + 20):  # a stroke and a clear each: more steps than the limit
+        draw_strokes(canvas, [[[40, 40 + i % 200], [240, 60 + i % 200]]], LOGICAL_SIZE, LOGICAL_SIZE)
+        canvas.clear()
+    assert canvas.undo_stack.count() == UNDO_LIMIT
+    gc.collect()
+    kept = [o for o in gc.get_objects() if isinstance(o, StrokesCommand) and o._canvas is canvas]  # noqa: SLF001
+    assert len(kept) == UNDO_LIMIT
+    canvas.undo_stack.undo()  # the newest steps still undo
+    assert len(canvas.strokes) == 1
+    shared = QUndoStack()  # a stack the caller limited itself keeps its limit
+    shared.setUndoLimit(7)
+    other = DrawingCanvas(shared)
+    qtbot.addWidget(other)
+    assert other.undo_stack.undoLimit() == 7
 
 
 def test_eraser_cuts_the_strokes_it_touches_in_one_undo_step(qtbot, canvas):
