@@ -69,7 +69,7 @@ def test_batch_norm_folds_into_an_equivalent_copy(small_splits):
     assert len(folded.layers) == len(model.layers) - 6  # five convolutions and the dense layer
     images = small_splits.x_test[:64].reshape(-1, 28, 28, 1)
     np.testing.assert_allclose(folded.predict_on_batch(images), model.predict_on_batch(images), atol=2e-5)
-    plain = architectures.get("fast").build()
+    plain = architectures.get("seed").build()
     assert fold_batch_norm(plain) is plain
 
 
@@ -84,7 +84,7 @@ def test_a_frozen_predictor_predicts_as_the_model_does(small_splits):
 
 def test_one_drawing_follows_weights_set_after_the_first_prediction(small_splits):
     """The window's epoch snapshots set new weights into the model a predictor already traced."""
-    trained, fresh = architectures.get("fast").build(), architectures.get("fast").build()
+    trained, fresh = architectures.get("seed").build(), architectures.get("seed").build()
     rng = np.random.default_rng(5)
     trained.set_weights([rng.normal(0, 0.1, w.shape) for w in trained.get_weights()])
     image = small_splits.x_test[7, ..., 0]
