@@ -68,7 +68,7 @@ class Predictor:
         self._single = np.zeros((1, 28, 28, 1), dtype=np.float32)
         self._rank = len(model.inputs[0].shape) if getattr(model, "inputs", None) else 4
         self._network = model
-        self._single_forward = None  # traced on the first single prediction (model.backend.compiled_forward)
+        self._forwards: dict[tuple, object] = {}  # batch shape -> traced call (model.backend.compiled_forward)
         if frozen:
             from model.folding import fold_batch_norm
 
@@ -77,13 +77,13 @@ class Predictor:
     def _call(self, batch: np.ndarray) -> np.ndarray:
         if self._rank == 3:
             batch = batch[..., 0]
-        if len(batch) == 1:
-            if self._single_forward is None:
-                from model.backend import compiled_forward
+        forward = self._forwards.get(batch.shape)
+        if forward is None:  # one of two shapes (one drawing, BULK_BATCH), traced once each
+            from model.backend import compiled_forward
 
-                self._single_forward = compiled_forward(self._network, batch.shape) or self._network.predict_on_batch
-            return np.asarray(self._single_forward(batch), dtype=np.float32)
-        return np.asarray(self._network.predict_on_batch(batch), dtype=np.float32)
+            forward = compiled_forward(self._network, batch.shape) or self._network.predict_on_batch
+            self._forwards[batch.shape] = forward
+        return np.asarray(forward(batch), dtype=np.float32)
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities, in fixed-size batches."""
