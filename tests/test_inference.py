@@ -95,3 +95,17 @@ def test_one_drawing_follows_weights_set_after_the_first_prediction(small_splits
     after = predictor.probabilities(image[None])[0]
     np.testing.assert_allclose(after, trained.predict_on_batch(image[None, ..., None])[0], atol=1e-6)
     assert not np.allclose(before, after, atol=1e-3)
+
+
+def test_the_keras_fallback_predicts_the_same(predictor, small_splits, monkeypatch):
+    """Off TensorFlow ``compiled_forward`` returns None and the predictor uses ``predict_on_batch``."""
+    import model.backend
+
+    monkeypatch.setattr(model.backend, "compiled_forward", lambda network, shape: None)
+    fallback = Predictor(predictor.model)
+    images = small_splits.x_test[:5, ..., 0]
+    for image in images:
+        np.testing.assert_allclose(fallback.probabilities(image[None]), predictor.probabilities(image[None]),
+                                   atol=1e-6)
+    np.testing.assert_allclose(fallback.probabilities(images), predictor.probabilities(images), atol=1e-6)
+    assert all(f == predictor.model.predict_on_batch for f in fallback._forwards.values())  # noqa: SLF001
