@@ -39,6 +39,9 @@ def load_full_data():
         return _full_data
 
 
+_malloc_trim = None  # glibc's, once looked up; False where there is none
+
+
 def return_freed_memory() -> None:
     """Give the memory a finished run freed back to the system (glibc only; elsewhere nothing).
 
@@ -58,8 +61,6 @@ def return_freed_memory() -> None:
     if _malloc_trim:
         _malloc_trim(0)
 
-
-_malloc_trim = None
 
 @dataclass(frozen=True)
 class TrainingJob:

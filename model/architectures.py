@@ -69,9 +69,9 @@ def _fast():
     # input channel at stride 1 costs as much as the whole rest of the network, so it strides
     # by 2. The second convolution is most of a step's work; 32 channels instead of 48 make a
     # step 0.78x as long and cross 99.0% as early. Batch normalisation of the dense layer costs
-    # 1.07x a step and crosses 99.0% about 0.2 epoch sooner (1.4-1.6 epochs, five seeds), ending
-    # two epochs at 99.1-99.2%; after the convolutions it costs 1.45x (their activations are
-    # 18 times larger) for no earlier crossing. (Dense 128, or 24 channels in the first
+    # 1.07x a step and crosses 99.0% about 0.25 epoch sooner (1.2-1.3 epochs through train(),
+    # three seeds), ending two epochs at 99.15-99.27%; after the first convolution, whose
+    # activations are 18 times larger, it costs 1.45x. (Dense 128, or 24 channels in the first
     # convolution, are quicker still but end a seed below 99.0% or fine-tune worse on a few
     # personal drawings: tests/test_finetune.py.)
     return keras().Sequential(
