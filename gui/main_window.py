@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.insight = install_insight(self)  # evaluation, inside the network, your handwriting
         self.run_history = install_run_history(self)  # compare with earlier runs; export plots and curves
+        self._first_launch_layout = self.saveState()  # docks tabbed at the bottom, before any saved layout
         self._restore_settings()
         self._on_state(LOADING)
 
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
             action.setObjectName(name)
             self.addAction(action)
         self.clear_action = self._action("&Clear", self.canvas.clear, ["Esc", "Delete"], "clearAction")
+        self.reset_layout_action = self._action("Reset &layout", self.reset_layout, name="resetLayoutAction")
 
         tools = QActionGroup(self)
         self.pen_action = self._action("&Pen", lambda: self.canvas.set_eraser(False), ["P"], "penAction")
@@ -155,8 +157,8 @@ class MainWindow(QMainWindow):
         for item in (self.undo_action, self.redo_action, self.clear_action):
             menu.addAction(item)
         menu = self.menuBar().addMenu("&View")
-        for item in (self.training_action, None, self.pen_action, self.eraser_action, self.bigger_action,
-                     self.smaller_action):
+        for item in (self.training_action, self.reset_layout_action, None, self.pen_action, self.eraser_action,
+                     self.bigger_action, self.smaller_action):
             menu.addSeparator() if item is None else menu.addAction(item)
 
         toolbar = QToolBar("Drawing")
@@ -270,14 +272,28 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
-        else:  # first launch: plots tall enough to read, the canvas keeps the rest
-            self.resizeDocks([self.training_dock], [340], Qt.Orientation.Vertical)
+        else:
+            self._size_first_launch_docks()
         try:
             brush = float(self.settings.value("canvas/brushSize", DEFAULT_BRUSH))
         except (TypeError, ValueError):
             brush = DEFAULT_BRUSH
         self.canvas.set_brush_size(brush)
         self.brush_slider.setValue(round(self.canvas.brush_size()))
+
+    def _size_first_launch_docks(self) -> None:
+        # Plots tall enough to read; the canvas keeps the rest.
+        self.resizeDocks([self.training_dock], [340], Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """Docks back where a first launch puts them: all shown, tabbed at the bottom, Training in front.
+
+        A dragged-apart layout is saved and restored at every launch; docks split side by
+        side on a narrow window end up a few dozen pixels wide each, with no other way back.
+        """
+        self.restoreState(self._first_launch_layout)
+        self._size_first_launch_docks()
+        self.training_dock.raise_()
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from gui_helpers import REPO, SAMPLES, app_model, draw_strokes, make_window, settings, tiny_data, wait_for_prediction  # noqa: F401 - fixtures
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QTabBar
 
 from gui.inference import PredictionInput
 from model import paths
@@ -203,3 +204,22 @@ def test_widgets_carry_object_and_accessible_names(make_window):
         widget = window.findChild(QWidget, name)
         assert widget is not None, name
         assert widget.accessibleName(), name
+
+
+def test_reset_layout_brings_the_docks_back_tabbed_with_training_in_front(qtbot, make_window):
+    window = make_window(wait_ready=False)
+    training, *others = [window.training_dock, *window.insight.docks.values()]
+    for dock, area in ((others[0], Qt.DockWidgetArea.RightDockWidgetArea),
+                       (others[1], Qt.DockWidgetArea.LeftDockWidgetArea)):  # dragged away, as a user might
+        window.removeDockWidget(dock)
+        window.addDockWidget(area, dock)
+        dock.show()
+    others[2].close()
+    assert window.dockWidgetArea(others[0]) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert not others[2].toggleViewAction().isChecked()
+    window.findChild(QAction, "resetLayoutAction").trigger()
+    assert all(window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea for dock in others)
+    assert set(window.tabifiedDockWidgets(training)) == set(others)
+    assert all(dock.toggleViewAction().isChecked() for dock in others)  # shown, behind Training's tab
+    tabs = [bar for bar in window.findChildren(QTabBar) if bar.count() == 4 and bar.isVisible()]
+    assert len(tabs) == 1 and tabs[0].tabText(tabs[0].currentIndex()) == "Training"
