@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gui.screenshots import draw_strokes  # noqa: F401 - the tests draw as the screenshots do
+
 REPO = Path(__file__).resolve().parent.parent.parent
 SAMPLES = REPO / "tests" / "data" / "pendigits-sample.jsonl"  # twenty pendigits drawings, copied from ../shared
 
@@ -83,10 +85,3 @@ def wait_for_prediction(qtbot, window, timeout: int = 20_000):
 
     qtbot.waitUntil(current, timeout=timeout)
     return window.last_shown
-
-
-def draw_strokes(canvas, strokes, width: float, height: float) -> None:
-    """Draw strokes given in a width x height box with real mouse press, move and release events."""
-    from gui.screenshots import draw_strokes as play
-
-    play(canvas, strokes, width, height)
