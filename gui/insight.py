@@ -32,7 +32,7 @@ class Insight(QObject):
         self.finetune_config = None  # model.finetune.FinetuneConfig; None: its defaults
         self.finetune_report = ""
         self._finetuning = False
-        window.prediction_panel.layout().insertWidget(window.prediction_panel.layout().count() - 1, self.correction)
+        window.prediction_panel.add_below(self.correction)
 
         self.docks = {}
         previous = window.training_dock

@@ -74,10 +74,11 @@ class MainWindow(QMainWindow):
         self.models = ModelManager(self.inference, self)
 
         central = QWidget()
-        layout = QHBoxLayout(central)
-        layout.addWidget(self.canvas, 3)
-        layout.addWidget(self.prediction_panel, 2)
+        self._central_layout = QHBoxLayout(central)
+        self._central_layout.addWidget(self.canvas, 3)
+        self._central_layout.addWidget(self.prediction_panel, 2)
         self.setCentralWidget(central)
+        self.prediction_panel.arrangement_changed.connect(self._on_prediction_arrangement)
         self.training_dock = QDockWidget("Training", self)
         self.training_dock.setObjectName("trainingDock")
         self.training_dock.setWidget(self.training_panel)
@@ -294,6 +295,13 @@ class MainWindow(QMainWindow):
         self.restoreState(self._first_launch_layout)
         self._size_first_launch_docks()
         self.training_dock.raise_()
+
+    @Slot(bool)
+    def _on_prediction_arrangement(self, side_by_side: bool) -> None:
+        # Digit beside the probabilities (a short window): the canvas is a square no wider than it is
+        # tall, so the panel takes the larger share of the width.
+        self._central_layout.setStretch(0, 2 if side_by_side else 3)
+        self._central_layout.setStretch(1, 3 if side_by_side else 2)
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -1,15 +1,25 @@
-"""The right-hand side: the predicted digit, how sure, all ten probabilities, and what the network saw."""
+"""The right-hand side: the predicted digit, how sure, all ten probabilities, and what the network saw.
+
+Two arrangements, chosen by the height the panel gets: the digit above the
+probabilities when both fit at their full size (a 1400 x 900 window with the
+training dock), beside them when they do not (a 1366 x 768 laptop's screen),
+where the canvas is a square no wider than it is tall and the width beside it
+is free. Either way the digit and the 28 x 28 preview keep their full size.
+"""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QFontMetricsF, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QBoxLayout, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.live_text import LiveText
 from gui.style import scaled_font
 
-DIGIT_PIXELS = 136  # the predicted digit's height: legible from the back of a classroom
+DIGIT_PIXELS = 136  # the predicted digit's font size when there is room: legible from the back of a classroom
+PREVIEW_SIDE = 140  # the network's 28 x 28 input, 5 pixels a pixel when there is room
+PREVIEW_MIN = 84  # 3 pixels a pixel: the least the input preview (and the digit's row) shrinks to
+DIGIT_INK = 0.85  # the share of its row a digit's ink may fill
 
 
 def _muted(palette: QPalette, alpha: float = 0.35) -> QColor:
@@ -28,7 +38,8 @@ class ProbabilityBars(QWidget):
         self._probabilities = np.zeros(10, dtype=np.float32)
         self._top: int | None = None
         self.setFont(scaled_font(self.font(), 1.05))
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        # Preferred: on a short screen the rows give way (down to the text's height) before anything else.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._describe()
 
     def probabilities(self) -> np.ndarray:
@@ -54,7 +65,10 @@ class ProbabilityBars(QWidget):
 
     def minimumSizeHint(self) -> QSize:
         # Rows may shrink to the text's height when the window is short, never clip a digit.
-        return QSize(220, 10 * max(12, QFontMetrics(self.font()).height() - 4))
+        return QSize(220, 10 * self.min_row_height())
+
+    def min_row_height(self) -> int:
+        return max(12, QFontMetrics(self.font()).height() - 4)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         palette = self.palette()
@@ -92,7 +106,7 @@ class ProbabilityBars(QWidget):
 class NetworkInputPreview(QWidget):
     """The 28 x 28 input, white on black as the network sees it, scaled up without smoothing."""
 
-    def __init__(self, parent: QWidget | None = None, side: int = 140):
+    def __init__(self, parent: QWidget | None = None, side: int = PREVIEW_SIDE):
         super().__init__(parent)
         self.setObjectName("networkInputPreview")
         self.setAccessibleName("Network input preview")
@@ -100,12 +114,16 @@ class NetworkInputPreview(QWidget):
         self._image: QImage | None = None
         self._array: np.ndarray | None = None
         self._side = side
-        self.setMinimumSize(84, 84)  # 3x: on a short screen it shrinks rather than push the bars off
+        self.setMinimumSize(PREVIEW_MIN, PREVIEW_MIN)  # on a short screen it shrinks rather than push the bars off
         self.setMaximumSize(side, side)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def sizeHint(self) -> QSize:
         return QSize(self._side, self._side)
+
+    def side(self) -> int:
+        """The side of the square the 28 x 28 image is drawn in."""
+        return min(self.width(), self.height())
 
     def _square(self):
         side = min(self.width(), self.height())
@@ -137,22 +155,70 @@ class NetworkInputPreview(QWidget):
             painter.drawRect(square.adjusted(0, 0, -1, -1))
 
 
+class PredictedDigit(LiveText):
+    """The predicted digit, at DIGIT_PIXELS when its row is tall enough and smaller when it is not; or a
+    message in its place ("draw a digit")."""
+
+    def __init__(self, message_font: QFont, parent: QWidget | None = None):
+        super().__init__("", parent, lines=2, alignment=Qt.AlignmentFlag.AlignCenter, width_chars=12)
+        self.setFont(message_font)
+        self._digit_font = QFont(self.font())
+        self._digit_font.setBold(True)
+        self._digit_font.setPixelSize(DIGIT_PIXELS)
+        # A digit's ink is about three quarters of the font's size (no descender, no accent above).
+        self._ink_per_pixel = QFontMetricsF(self._digit_font).tightBoundingRect("0123456789").height() / DIGIT_PIXELS
+        self._digit: str | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(150)
+
+    def _fitting_pixels(self, height: int) -> int:
+        return max(1, min(DIGIT_PIXELS, int(height * DIGIT_INK / self._ink_per_pixel)))
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - as tall as the full-size digit needs
+        height = int(DIGIT_PIXELS * self._ink_per_pixel / DIGIT_INK) + 1
+        return QSize(super().sizeHint().width(), max(height, super().sizeHint().height()))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(super().minimumSizeHint().width(), max(PREVIEW_MIN, super().sizeHint().height()))
+
+    def digit_pixels(self) -> int:
+        """The digit's font size in pixels at the label's present height."""
+        return self._digit_font.pixelSize()
+
+    def show_digit(self, digit: str) -> None:
+        self._digit = digit
+        self.setText(digit, self._digit_font)
+
+    def show_text(self, text: str, font: QFont) -> None:
+        self._digit = None
+        self.setText(text, font)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        pixels = self._fitting_pixels(event.size().height())
+        if pixels != self._digit_font.pixelSize():
+            self._digit_font = QFont(self._digit_font)  # a copy: LiveText holds the old one and compares with it
+            self._digit_font.setPixelSize(pixels)
+            if self._digit is not None:
+                self.setText(self._digit, self._digit_font)
+        super().resizeEvent(event)
+
+
 class PredictionPanel(QWidget):
+    """The digit, how sure, and what the network saw (the head); the ten probabilities and whatever is
+    added below them (the body): the head above the body when the panel is tall enough for both at
+    their full size, beside it on a short screen."""
+
+    arrangement_changed = Signal(bool)  # True: the head beside the body
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("predictionPanel")
         # The digit, its confidence and its source change with every live prediction: LiveText, not
         # QLabel, so that each change repaints them without laying the window out again.
-        self._digit_font = QFont(self.font())
-        self._digit_font.setPixelSize(DIGIT_PIXELS)
-        self._digit_font.setBold(True)
         self._message_font = scaled_font(self.font(), 1.6)
-        self.digit_label = LiveText(lines=2, alignment=Qt.AlignmentFlag.AlignCenter, width_chars=12)
+        self.digit_label = PredictedDigit(self._message_font)
         self.digit_label.setObjectName("predictedDigit")
         self.digit_label.setAccessibleName("Predicted digit")
-        self.digit_label.setFont(self._message_font)
-        self.digit_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self.digit_label.setMinimumSize(150, max(100, QFontMetrics(self._digit_font).height()))
 
         self.confidence_label = LiveText(lines=1, alignment=Qt.AlignmentFlag.AlignCenter, width_chars=16)
         self.confidence_label.setObjectName("confidenceLabel")
@@ -169,7 +235,9 @@ class PredictionPanel(QWidget):
         self.source_label.setAccessibleName("Which model predicts")
         self.source_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
-        grid = QGridLayout()
+        self._head = QWidget()
+        grid = QGridLayout(self._head)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.digit_label, 0, 0)
         grid.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignCenter)
         grid.addWidget(self.confidence_label, 1, 0)
@@ -177,13 +245,64 @@ class PredictionPanel(QWidget):
         grid.setColumnStretch(0, 1)
         grid.setHorizontalSpacing(16)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(grid)
-        layout.addSpacing(8)
-        layout.addWidget(self.bars)
-        layout.addWidget(self.source_label)
+        self._body = QWidget()
+        self._body_layout = QVBoxLayout(self._body)
+        self._body_layout.setContentsMargins(0, 0, 0, 0)
+        self._body_layout.addWidget(self.bars)
+        self._body_layout.addWidget(self.source_label)
+
+        layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        layout.setSpacing(14)
+        layout.addWidget(self._head, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self._body, 0, Qt.AlignmentFlag.AlignTop)
         layout.addStretch(1)
+        self._side_by_side = None
+        self._arrange(False)
         self.show_message("loading model...")
+
+    def add_below(self, widget: QWidget) -> None:
+        """Add ``widget`` under the probabilities (and the line naming the model)."""
+        self._body_layout.addWidget(widget)
+
+    # Arrangement ------------------------------------------------------------------------------------
+
+    def side_by_side(self) -> bool:
+        """True when the digit is beside the probabilities (a short panel), False when above them."""
+        return self._side_by_side
+
+    def stacked_height(self) -> int:
+        """The least height that holds the digit at full size above the probabilities at their smallest."""
+        margins = self.layout().contentsMargins()
+        return (margins.top() + self._head.sizeHint().height() + self.layout().spacing()
+                + self._body.minimumSizeHint().height() + margins.bottom())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        # Side by side is the shorter arrangement: the panel may always be that short, and takes it on
+        # when it is (resizeEvent). Its width is the present arrangement's.
+        margins = self.layout().contentsMargins()
+        height = max(self._head.minimumSizeHint().height(), self._body.minimumSizeHint().height())
+        return QSize(self.layout().minimumSize().width(), margins.top() + height + margins.bottom())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        if self._arrange(event.size().height() < self.stacked_height()):
+            self.layout().activate()  # now, not at the next event: no frame is painted in the old arrangement
+        super().resizeEvent(event)
+
+    def _arrange(self, side_by_side: bool) -> bool:
+        if side_by_side == self._side_by_side:
+            return False
+        self._side_by_side = side_by_side
+        layout = self.layout()
+        layout.setDirection(QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom)
+        # Above the probabilities the digit keeps its full size (they give way); beside them it may shrink.
+        self._head.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                 QSizePolicy.Policy.Preferred if side_by_side else QSizePolicy.Policy.Fixed)
+        layout.setStretch(1, 1 if side_by_side else 0)  # the probabilities take the width beside the digit
+        layout.setStretch(2, 0 if side_by_side else 1)  # or the height left under them
+        self.arrangement_changed.emit(side_by_side)
+        return True
+
+    # Contents ---------------------------------------------------------------------------------------
 
     def message(self) -> str | None:
         """The message shown instead of a digit ("draw a digit", "loading model..."), or None."""
@@ -191,7 +310,7 @@ class PredictionPanel(QWidget):
 
     def show_message(self, text: str, detail: str = "") -> None:
         self._message = text
-        self.digit_label.setText(text, self._message_font)
+        self.digit_label.show_text(text, self._message_font)
         self.confidence_label.setText(detail)
         self.bars.set_probabilities(None, None)
         self.preview.set_input(None)
@@ -203,7 +322,7 @@ class PredictionPanel(QWidget):
             self.show_message("draw a digit")
             return
         self._message = None
-        self.digit_label.setText(str(prediction.digit), self._digit_font)
+        self.digit_label.show_digit(str(prediction.digit))
         if prediction.unsure:
             self.confidence_label.setText(f"not sure: {prediction.digit} or {prediction.runner_up()}?")
         else:
