@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -30,6 +30,13 @@ from gui.training_panel import TrainingPanel
 from model import paths
 from model.errors import DigitsError
 
+DEFAULT_SIZE = QSize(1320, 900)  # a first launch's window, when the screen has room for it
+# The docks' share of the window's height at a first launch (and View > Reset layout): at 900 px, the
+# training dock's minimum, which leaves the digit its full size above the probabilities; taller windows
+# give the plots more. Never below the dock's minimum, so a short screen's plots keep theirs.
+DOCK_SHARE = 0.26
+FRAME_ALLOWANCE = QSize(16, 40)  # the window manager's title bar and borders, unknown until shown
+
 _orphans: list = []  # threads that outlived their join timeout: kept referenced, never destroyed running
 INFERENCE_GRACE_S = 0.25  # how long a closing app waits for a busy inference thread (an idle one quits in ms)
 
@@ -44,6 +51,12 @@ def _garbled(path: str) -> bool:
     except UnicodeDecodeError:
         return True
     return b"\0" in data
+
+
+def first_launch_size(available: QSize) -> QSize:
+    """The window's size at a first launch: DEFAULT_SIZE, or less on a screen (less its taskbar) that
+    cannot hold it, such as a 1366 x 768 laptop's, so that it opens whole."""
+    return DEFAULT_SIZE.boundedTo(available - FRAME_ALLOWANCE)
 
 
 class MainWindow(QMainWindow):
@@ -269,7 +282,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1320, 900)
+            self.resize(first_launch_size(self.screen().availableGeometry().size()))
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
@@ -283,8 +296,9 @@ class MainWindow(QMainWindow):
         self.brush_slider.setValue(round(self.canvas.brush_size()))
 
     def _size_first_launch_docks(self) -> None:
-        # Plots tall enough to read; the canvas keeps the rest.
-        self.resizeDocks([self.training_dock], [340], Qt.Orientation.Vertical)
+        # A share of the window, never a fixed height: a fixed 340 px squeezed the digit on a short screen.
+        # The dock's minimum keeps the plots readable; the canvas and the prediction keep the rest.
+        self.resizeDocks([self.training_dock], [round(DOCK_SHARE * self.height())], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """Docks back where a first launch puts them: all shown, tabbed at the bottom, Training in front.

@@ -1,0 +1,149 @@
+"""The window on a 1366 x 768 laptop (a classroom's usual screen) and on a 1400 x 900 one."""
+# ruff: noqa: F811 - the fixtures imported from gui_helpers are arguments of the tests below
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from gui_helpers import REPO, app_model, make_window, settings, tiny_data  # noqa: F401 - fixtures
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QAbstractScrollArea
+
+from gui.main_window import first_launch_size
+from gui.prediction_panel import DIGIT_INK, DIGIT_PIXELS, PREVIEW_MIN, PREVIEW_SIDE, PredictedDigit
+from gui.screenshots import spin
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+LAPTOP = (1366, 700)  # 768 less a taskbar and a title bar
+
+
+def _laid_out(window, width: int, height: int) -> None:
+    """The window at this size with the docks as a first launch there puts them."""
+    window.resize(width, height)
+    spin(50)
+    window.reset_layout()
+    spin(100)
+    assert (window.width(), window.height()) == (width, height)  # not held larger by its minimum
+
+
+def _whole(widget) -> bool:
+    """Shown, and not clipped by anything around it."""
+    if isinstance(widget, QAbstractScrollArea):  # a plot: its viewport covers it, and is what shows
+        widget = widget.viewport()
+    return widget.isVisible() and widget.visibleRegion().boundingRect() == widget.rect()
+
+
+def _key_widgets(window) -> dict:
+    panel, training = window.prediction_panel, window.training_panel
+    return {"canvas": window.canvas, "digit": panel.digit_label, "confidence": panel.confidence_label,
+            "preview": panel.preview, "bars": panel.bars, "source": panel.source_label,
+            "correction": window.insight.correction, "start": training.start_button, "stop": training.stop_button,
+            "progress": training.progress, "loss plot": training.plots.loss_plot,
+            "accuracy plot": training.plots.accuracy_plot}
+
+
+def test_the_window_fits_a_1366_by_768_screen(make_window):
+    minimum = make_window(wait_ready=False).minimumSizeHint()
+    assert minimum.width() <= LAPTOP[0] and minimum.height() <= LAPTOP[1], minimum
+
+
+def test_at_1366_by_700_everything_is_whole_and_the_digit_sits_beside_the_probabilities(make_window):
+    window = make_window(wait_ready=False)
+    _laid_out(window, *LAPTOP)
+    panel = window.prediction_panel
+    assert panel.side_by_side()  # the canvas is a square: the width beside it holds the probabilities
+    assert panel.preview.side() >= PREVIEW_MIN and panel.digit_label.digit_pixels() >= PREVIEW_MIN
+    assert panel.bars.height() >= 10 * panel.bars.min_row_height()  # ten rows of legible text
+    writing = window.canvas.writing_box()
+    assert min(writing.width(), writing.height()) >= 280  # big enough to draw on
+    dock = window.training_dock
+    assert dock.height() >= dock.minimumSizeHint().height()  # not collapsed
+    assert window.training_panel.plots.height() >= 150
+    clipped = [name for name, widget in _key_widgets(window).items() if not _whole(widget)]
+    assert clipped == []
+
+
+def test_at_1400_by_900_the_window_looks_as_before(make_window):
+    window = make_window(wait_ready=False)
+    _laid_out(window, 1400, 900)
+    panel = window.prediction_panel
+    assert not panel.side_by_side()  # the digit above the probabilities
+    assert panel.digit_label.digit_pixels() == DIGIT_PIXELS and panel.preview.side() == PREVIEW_SIDE
+    assert window.training_panel.plots.height() >= 150
+    clipped = [name for name, widget in _key_widgets(window).items() if not _whole(widget)]
+    assert clipped == []
+
+
+def test_the_arrangement_follows_the_height_both_ways(make_window):
+    window = make_window(wait_ready=False)
+    panel = window.prediction_panel
+    for size, side_by_side in (((1400, 900), False), (LAPTOP, True), ((1400, 900), False), ((1400, 1050), False)):
+        _laid_out(window, *size)
+        assert panel.side_by_side() == side_by_side, size
+        assert panel.preview.side() == PREVIEW_SIDE and panel.digit_label.digit_pixels() == DIGIT_PIXELS, size
+    window.training_dock.hide()
+    window.resize(*LAPTOP)
+    spin(100)
+    assert panel.side_by_side()  # the other docks, tabbed with it, still take the bottom
+    for dock in window.insight.docks.values():
+        dock.hide()
+    spin(100)
+    assert not panel.side_by_side()  # no dock: the whole height for the canvas and the digit above
+
+
+def test_a_short_digit_row_shrinks_the_digit_to_fit(qtbot):
+    digit = PredictedDigit(QFont())
+    qtbot.addWidget(digit)
+    digit.show_digit("8")
+    for height, expected in ((PREVIEW_SIDE, DIGIT_PIXELS), (PREVIEW_MIN, None)):
+        digit.resize(200, height)
+        digit.show()
+        qtbot.waitExposed(digit)
+        font = QFont(digit.font())
+        font.setBold(True)
+        font.setPixelSize(digit.digit_pixels())
+        ink = QFontMetricsF(font).tightBoundingRect("0123456789").height()
+        if expected is not None:
+            assert digit.digit_pixels() == expected
+        else:
+            assert PREVIEW_MIN * 0.9 < digit.digit_pixels() < DIGIT_PIXELS
+        assert ink <= DIGIT_INK * height + 1
+
+
+def test_a_first_launch_sizes_the_window_to_the_screen():
+    assert first_launch_size(QSize(1920, 1040)) == QSize(1320, 900)
+    small = first_launch_size(QSize(1366, 728))  # 768 less a 40-pixel taskbar
+    assert small.width() <= 1366 and small.height() <= 700
+
+
+def test_a_first_launch_on_a_1366_by_768_screen_opens_whole(tmp_path):
+    """A fresh process on a screen that small: the window, its docks and the digit as it opens."""
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps({"screens": [{"name": "laptop", "x": 0, "y": 0, "width": 1366, "height": 768,
+                                              "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    code = (
+        "import json\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from gui.app import build_window\n"
+        "from gui.screenshots import spin\n"
+        f"w = build_window(settings=QSettings({str(tmp_path / 'settings.ini')!r}, QSettings.Format.IniFormat),"
+        " start=False)\n"
+        "w.show(); spin(200)\n"
+        "p, d = w.prediction_panel, w.training_dock\n"
+        "print(json.dumps({'size': w.size().toTuple(), 'minimum': w.minimumSizeHint().toTuple(),"
+        " 'dock': d.height(), 'dock_minimum': d.minimumSizeHint().height(), 'side_by_side': p.side_by_side(),"
+        " 'preview': p.preview.side(), 'digit': p.digit_label.digit_pixels()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}"})
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.splitlines()[-1])
+    assert seen["size"][1] <= 768 - 40 and seen["size"][0] <= 1366
+    assert seen["minimum"][1] <= seen["size"][1]
+    assert seen["dock"] >= seen["dock_minimum"]
+    assert seen["side_by_side"] and seen["preview"] == PREVIEW_SIDE and seen["digit"] == DIGIT_PIXELS
