@@ -27,13 +27,22 @@ TITLES = {
     "gui_launch": "Launch to window visible / first prediction",
     "gui_stall": "GUI-thread stalls while training",
     "soak": "Soak: memory while drawing and training",
+    "soak_short": "Soak, the suite's short run",
     "ablations": "Ablations: the effect of each speed change",
 }
 
 
+SHORT_SOAK = "soak_short"
+
+
+def result_names(names: list[str]) -> list[str]:
+    """Stored results in report order: the suite's short soak is kept beside the full one, never over it."""
+    return [n for name in names for n in ([name, SHORT_SOAK] if name == "soak" else [name])]
+
+
 def _doc(name: str) -> str:
     try:
-        module = importlib.import_module(f"benchmarks.{name}")
+        module = importlib.import_module(f"benchmarks.{'soak' if name == SHORT_SOAK else name}")
     except Exception:  # noqa: BLE001 - a report must still be written
         return ""
     return " ".join((module.__doc__ or "").split())
@@ -47,7 +56,7 @@ def write_results(command: str, seconds: float | None) -> Path:
     from benchmarks.__main__ import OPTIONAL, SUITE
 
     stored = {}
-    for name in [*SUITE, *OPTIONAL]:
+    for name in result_names([*SUITE, *OPTIONAL]):
         path = RESULTS_DIR / f"{name}.json"
         if path.is_file():
             stored[name] = json.loads(path.read_text())
