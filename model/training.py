@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from model import architectures
-from model.backend import keras, traced_gradients_released
+from model.backend import generator_functions_released, keras, traced_gradients_released
 from model.calibration import CalibrationReport, calibrate, calibrate_probabilities
 from model.data import Splits
 from model.errors import DigitsError, TrainingDiverged
@@ -194,7 +194,7 @@ def train(
     start = time.perf_counter()
     batches = _batches(x_train, data.y_train, config.batch_size, config.seed)
     try:
-        with traced_gradients_released():
+        with traced_gradients_released(), generator_functions_released():
             trainable.fit(batches, epochs=config.epochs, shuffle=False, verbose=0,
                           callbacks=[bridge, *(extra_callbacks or [])])
     finally:
