@@ -152,7 +152,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture(
             "fast",
-            "Quickest to 99%: the middle 24x24 pixels through a strided and a plain convolution, two epochs of one-cycle Adam.",
+            "Quickest to 99%: the middle 24x24 pixels through a strided and a plain convolution, "
+            "two epochs of one-cycle Adam.",
             144746,
             Recipe(learning_rate=1e-2, batch_size=256, epochs=2, schedule="onecycle"),
             _fast,
