@@ -98,6 +98,17 @@ def traced_gradients_released():
                 registry.pop(name, None)
 
 
+def _tensorflow_global_graph():
+    """TensorFlow's process-wide default graph, or None on another backend."""
+    if _keras is None or _keras.backend.backend() != "tensorflow":
+        return None
+    try:
+        import importlib
+
+        return importlib.import_module("tensorflow.python.framework.ops").get_default_graph()
+    except Exception:  # noqa: BLE001 - a workaround only; without it the leak is back, nothing breaks
+        return None
+
 
 @contextmanager
 def generator_functions_released():
@@ -115,14 +126,7 @@ def generator_functions_released():
     its end. Assumes no other thread runs a generator dataset meanwhile (the
     app trains one model at a time). A no-op on JAX or without that attribute.
     """
-    graph = None
-    if _keras is not None and _keras.backend.backend() == "tensorflow":
-        try:
-            import importlib
-
-            graph = importlib.import_module("tensorflow.python.framework.ops").get_default_graph()
-        except Exception:  # noqa: BLE001 - a workaround only; without it the leak is back, nothing breaks
-            graph = None
+    graph = _tensorflow_global_graph()
     before = {id(f) for f in getattr(graph, "_py_funcs_used_in_graph", ())}
     try:
         yield
