@@ -106,41 +106,27 @@ def test_extra_callbacks_write_tensorboard_logs(small_splits, tmp_path):
     assert list(logs.rglob("events.out.tfevents.*"))
 
 
-def _live_training_step_graphs() -> int:
+def _left_behind() -> dict[str, int]:
+    """What a training run should take with it: its traced step and its input pipeline."""
     gc.collect()
-    return sum(1 for o in gc.get_objects()
-               if type(o).__name__ == "FuncGraph" and getattr(o, "name", "") == "one_step_on_data")
+    objects = gc.get_objects()
+    return {"traced steps": sum(1 for o in objects if type(o).__name__ == "FuncGraph"
+                                and getattr(o, "name", "") == "one_step_on_data"),
+            "dataset adapters": sum(1 for o in objects if type(o).__name__ == "PyDatasetAdapter")}
 
 
-def test_a_finished_run_leaves_no_traced_training_graph_behind(small_splits):
+def test_a_finished_run_leaves_neither_its_traced_step_nor_its_dataset_behind(small_splits):
     # TensorFlow kept every run's traced training step (5-7 MB) in a global gradient
-    # registry until the process ended: the window grew with each training run.
-    from model.backend import keras
-
-    if keras().backend.backend() != "tensorflow":
-        pytest.skip("traced graphs are TensorFlow's")
-    before = _live_training_step_graphs()
-    for _ in range(2):
-        result = train(TrainConfig(arch="fast", epochs=1, batch_size=64), small_splits.head(256, 64, 64))
-        del result
-    assert _live_training_step_graphs() == before
-
-
-def _live_dataset_adapters() -> int:
-    gc.collect()
-    return sum(1 for o in gc.get_objects() if type(o).__name__ == "PyDatasetAdapter")
-
-
-def test_a_finished_run_leaves_no_training_dataset_behind(small_splits):
+    # registry until the process ended: the window grew with each training run. And
     # Dataset.from_generator hands its Python callbacks to the global default graph, which
-    # never goes away: each run kept its PyDataset, its adapter and enqueuer (two queues)
-    # for the rest of the process, about 100 objects a run in the window's soak.
+    # never goes away: each run kept its PyDataset, its adapter and enqueuer (two queues),
+    # about 100 objects a run in the window's soak.
     from model.backend import keras
 
     if keras().backend.backend() != "tensorflow":
-        pytest.skip("generator datasets are TensorFlow's")
-    before = _live_dataset_adapters()
+        pytest.skip("traced graphs and generator datasets are TensorFlow's")
+    before = _left_behind()
     for _ in range(2):
         result = train(TrainConfig(arch="fast", epochs=1, batch_size=64), small_splits.head(256, 64, 64))
         del result
-    assert _live_dataset_adapters() == before
+    assert _left_behind() == before
