@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gui.threads import building_model, ensure_keras, join, start_in_thread
+from model.errorlog import details_sentence, record_unexpected
 from model.errors import DigitsError
 
 MAX_RATE = 30.0  # predictions a second, at most
@@ -92,7 +93,9 @@ class InferenceWorker(QObject):
             self.load_failed.emit(key, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - any failure must reach the user as a message
-            self.load_failed.emit(key, f"{path}: cannot be loaded ({type(exc).__name__}: {exc}).")
+            logged = record_unexpected(f"loading {path}", exc)
+            self.load_failed.emit(key, f"{path}: cannot be loaded ({type(exc).__name__}: {exc})."
+                                  + details_sentence(logged))
             return
         self.loaded.emit(key, loaded)
 
@@ -103,7 +106,9 @@ class InferenceWorker(QObject):
             with building_model():
                 self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
         except Exception as exc:  # noqa: BLE001
-            self.load_failed.emit(key, f"The trained model cannot be used ({type(exc).__name__}: {exc}).")
+            logged = record_unexpected("adopting a trained model", exc)
+            self.load_failed.emit(key, f"The trained model cannot be used ({type(exc).__name__}: {exc})."
+                                  + details_sentence(logged))
             return
         self.loaded.emit(key, loaded)
 
@@ -124,7 +129,9 @@ class InferenceWorker(QObject):
                     self._snapshot_models[snap.arch] = (model, predictor)
             self._predictors[key] = predictor
         except Exception as exc:  # noqa: BLE001
-            self.load_failed.emit(key, f"Cannot predict with the epoch {snap.epoch} weights ({exc}).")
+            logged = record_unexpected(f"epoch {snap.epoch} snapshot", exc)
+            self.load_failed.emit(key, f"Cannot predict with the epoch {snap.epoch} weights ({exc})."
+                                  + details_sentence(logged))
             return
         self.loaded.emit(key, snap)
 
@@ -149,7 +156,9 @@ class InferenceWorker(QObject):
             else:
                 prediction = predictor.predict_strokes(data.strokes or [], data.width, data.height)
         except Exception as exc:  # noqa: BLE001 - a bad picture must not end the app
-            self.predict_failed.emit(request, f"Prediction failed ({type(exc).__name__}: {exc}).")
+            logged = record_unexpected("prediction", exc)
+            self.predict_failed.emit(request, f"Prediction failed ({type(exc).__name__}: {exc})."
+                                     + details_sentence(logged))
             return
         self.predicted.emit(request, prediction)
 

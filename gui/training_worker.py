@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from gui.threads import building_model, ensure_keras
+from model.errorlog import details_sentence, record_unexpected
 from model.errors import DigitsError
 
 _full_data = None
@@ -149,7 +150,9 @@ class TrainingWorker(QObject):
             if "ResourceExhausted" in type(exc).__name__ or "out of memory" in text.lower():
                 self.training_failed.emit("Out of memory: try a smaller batch size or a smaller architecture.")
             else:
-                self.training_failed.emit(f"Training failed: {type(exc).__name__}: {text[:300]}")
+                logged = record_unexpected("training", exc)
+                said = f"Training failed: {type(exc).__name__}: {text[:300]}".rstrip(".") + "."
+                self.training_failed.emit(said + details_sentence(logged))
         finally:
             return_freed_memory()
             self.finished.emit()

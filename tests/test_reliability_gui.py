@@ -337,6 +337,24 @@ def test_rapid_start_stop_start_never_runs_two_trainings(qtbot, make_window, mon
     assert window.errors == []
 
 
+def test_an_unforeseen_training_failure_is_one_sentence_and_its_traceback_is_kept(qtbot, make_window,
+                                                                                  private_user_data):
+    def unreadable_training_data():
+        raise RuntimeError("the disk went away")
+
+    window = make_window(data_loader=unreadable_training_data)
+    panel = window.training_panel
+    _set(panel, "mlp")
+    with qtbot.waitSignal(panel.training_failed, timeout=60_000) as failed:
+        panel.start_button.click()
+    message, log = failed.args[0], private_user_data / "errors.log"
+    assert message == f"Training failed: RuntimeError: the disk went away. The details are in {log}."
+    text = log.read_text(encoding="utf-8")
+    assert " training\n" in text and "in unreadable_training_data" in text
+    qtbot.waitUntil(lambda: not panel.running and panel.start_button.isEnabled(), timeout=30_000)
+    assert window.models.state == "ready"  # the app and its model carry on
+
+
 # --- nothing lost: damaged settings and state -------------------------------------------------
 
 @pytest.mark.parametrize("content", [
