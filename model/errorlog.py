@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 
 from model import paths
+from model.errors import DigitsError
 
 LOG_NAME = "errors.log"
 MAX_BYTES = 256 * 1024
@@ -26,7 +27,10 @@ def error_log_path() -> Path:
 
 def record_unexpected(context: str, exc: BaseException) -> Path | None:
     """Append ``exc``'s traceback under a heading naming ``context``; the log's path, or None if it cannot
-    be written (a read-only or full data folder). Never raises: it runs while a failure is being reported."""
+    be written (a read-only or full data folder) or ``exc`` is a ``DigitsError``, whose own sentence says
+    all there is (a bad file, a bad setting). Never raises: it runs while a failure is being reported."""
+    if isinstance(exc, DigitsError):
+        return None
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     entry = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {context}\n{text}\n"
     try:

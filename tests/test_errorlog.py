@@ -49,3 +49,10 @@ def test_an_unwritable_data_folder_loses_the_log_not_the_report(tmp_path, monkey
 def test_the_heading_names_what_failed(private_user_data, context):
     path = errorlog.record_unexpected(context, _failure("x"))
     assert f" {context}\n" in path.read_text(encoding="utf-8")
+
+
+def test_a_foreseen_failure_is_not_logged(private_user_data):
+    from model.errors import DigitsError
+
+    assert errorlog.record_unexpected("opening a model", DigitsError("x.keras: not a model file.")) is None
+    assert not (private_user_data / "errors.log").exists()
