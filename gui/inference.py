@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gui.threads import building_model, ensure_keras, join, start_in_thread
-from model.errorlog import details_sentence, record_unexpected
+from model.errorlog import with_details
 from model.errors import DigitsError
 
 MAX_RATE = 30.0  # predictions a second, at most
@@ -93,9 +93,8 @@ class InferenceWorker(QObject):
             self.load_failed.emit(key, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - any failure must reach the user as a message
-            logged = record_unexpected(f"loading {path}", exc)
-            self.load_failed.emit(key, f"{path}: cannot be loaded ({type(exc).__name__}: {exc})."
-                                  + details_sentence(logged))
+            self.load_failed.emit(key, with_details(f"{path}: cannot be loaded ({type(exc).__name__}: {exc}).",
+                                                    f"loading {path}", exc))
             return
         self.loaded.emit(key, loaded)
 
@@ -106,9 +105,8 @@ class InferenceWorker(QObject):
             with building_model():
                 self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
         except Exception as exc:  # noqa: BLE001
-            logged = record_unexpected("adopting a trained model", exc)
-            self.load_failed.emit(key, f"The trained model cannot be used ({type(exc).__name__}: {exc})."
-                                  + details_sentence(logged))
+            self.load_failed.emit(key, with_details(f"The trained model cannot be used ({type(exc).__name__}: {exc}).",
+                                                    "adopting a trained model", exc))
             return
         self.loaded.emit(key, loaded)
 
@@ -129,9 +127,8 @@ class InferenceWorker(QObject):
                     self._snapshot_models[snap.arch] = (model, predictor)
             self._predictors[key] = predictor
         except Exception as exc:  # noqa: BLE001
-            logged = record_unexpected(f"epoch {snap.epoch} snapshot", exc)
-            self.load_failed.emit(key, f"Cannot predict with the epoch {snap.epoch} weights ({exc})."
-                                  + details_sentence(logged))
+            self.load_failed.emit(key, with_details(f"Cannot predict with the epoch {snap.epoch} weights ({exc}).",
+                                                    f"epoch {snap.epoch} snapshot", exc))
             return
         self.loaded.emit(key, snap)
 
@@ -156,9 +153,8 @@ class InferenceWorker(QObject):
             else:
                 prediction = predictor.predict_strokes(data.strokes or [], data.width, data.height)
         except Exception as exc:  # noqa: BLE001 - a bad picture must not end the app
-            logged = record_unexpected("prediction", exc)
-            self.predict_failed.emit(request, f"Prediction failed ({type(exc).__name__}: {exc})."
-                                     + details_sentence(logged))
+            self.predict_failed.emit(request, with_details(f"Prediction failed ({type(exc).__name__}: {exc}).",
+                                                           "prediction", exc))
             return
         self.predicted.emit(request, prediction)
 

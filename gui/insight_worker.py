@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gui.threads import building_model, ensure_keras
-from model.errorlog import details_sentence, record_unexpected
+from model.errorlog import with_details
 
 RATE = 4.0  # internals a second, at most: feature maps and occlusion cost far more than a prediction
 
@@ -88,8 +88,7 @@ class InsightWorker(QObject):
             data = self._splits
             evaluation = evaluate_model(loaded.model, data.x_test, data.y_test, loaded.temperature)
         except Exception as exc:  # noqa: BLE001 - any failure must reach the user as a message
-            logged = record_unexpected("evaluation", exc)
-            self.failed.emit(f"Evaluation failed ({type(exc).__name__}: {exc})." + details_sentence(logged))
+            self.failed.emit(with_details(f"Evaluation failed ({type(exc).__name__}: {exc}).", "evaluation", exc))
             self.evaluated.emit(None)  # the request is answered either way
             return
         self.evaluated.emit(EvaluationResult(loaded.name, evaluation))
@@ -113,9 +112,8 @@ class InsightWorker(QObject):
                 result = Internals(request.revision, request.strokes, stages, digit, self._maps.names,
                                    self._maps(x28), heat, frame)
         except Exception as exc:  # noqa: BLE001
-            logged = record_unexpected("looking inside the network", exc)
-            self.failed.emit(f"Cannot look inside the network ({type(exc).__name__}: {exc})."
-                             + details_sentence(logged))
+            self.failed.emit(with_details(f"Cannot look inside the network ({type(exc).__name__}: {exc}).",
+                                          "looking inside the network", exc))
             result = Internals(request.revision, request.strokes, None, None, [], [], None, None)
         self.internals_ready.emit(result)
 

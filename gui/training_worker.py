@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from gui.threads import building_model, ensure_keras
-from model.errorlog import details_sentence, record_unexpected
+from model.errorlog import with_details
 from model.errors import DigitsError
 
 _full_data = None
@@ -150,9 +150,8 @@ class TrainingWorker(QObject):
             if "ResourceExhausted" in type(exc).__name__ or "out of memory" in text.lower():
                 self.training_failed.emit("Out of memory: try a smaller batch size or a smaller architecture.")
             else:
-                logged = record_unexpected("training", exc)
                 said = f"Training failed: {type(exc).__name__}: {text[:300]}".rstrip(".") + "."
-                self.training_failed.emit(said + details_sentence(logged))
+                self.training_failed.emit(with_details(said, "training", exc))
         finally:
             return_freed_memory()
             self.finished.emit()

@@ -49,3 +49,8 @@ def record_unexpected(context: str, exc: BaseException) -> Path | None:
 def details_sentence(path: Path | None) -> str:
     """What a failure's message adds about its log: where it is, or nothing."""
     return f" The details are in {path}." if path is not None else ""
+
+
+def with_details(message: str, context: str, exc: BaseException) -> str:
+    """``message`` for the user, with where ``exc``'s traceback was logged when it was (see record_unexpected)."""
+    return message + details_sentence(record_unexpected(context, exc))
