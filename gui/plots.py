@@ -7,6 +7,8 @@ from left to right. The y axes move in steps (``steady_y_range``), not with
 every point: pyqtgraph regenerates an axis's ticks and labels whenever its
 range changes, and following the data at each redraw made axis painting the
 GUI thread's largest cost during training (py-spy, benchmarks/gui_stall).
+The legend is a row above the plots (``gui.curve_legend``), not inside them,
+where it covered the curves.
 """
 from __future__ import annotations
 
@@ -16,12 +18,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget
 
+from gui.curve_legend import CurveLegend
 from gui.style import plot_colours, scaled_font
 
 REDRAW_MS = 200  # live curves redraw at most five times a second
 EMPTY_Y_RANGES = {"loss": (0.0, 2.5), "accuracy": (0.0, 101.0)}
+PLOT_MIN_HEIGHT = 150  # each plot's, while the legend takes one line
+SQUEEZED_PLOT_MIN_HEIGHT = 100  # with the legend on more lines (earlier runs listed, a narrow window)
 
 
 def _nice_ceiling(value: float) -> float:
@@ -98,18 +103,42 @@ class TrainingPlots(QWidget):
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(REDRAW_MS)
         self._redraw.timeout.connect(self._flush)
+        self.legend = CurveLegend()
         self._build_curves()
-        layout = QHBoxLayout(self)
+        side_by_side = QHBoxLayout()
+        side_by_side.setSpacing(6)
+        side_by_side.addWidget(self.loss_plot)
+        side_by_side.addWidget(self.accuracy_plot)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.loss_plot)
-        layout.addWidget(self.accuracy_plot)
+        layout.setSpacing(0)  # the plots' own top margin parts them from the legend
+        layout.addWidget(self.legend)
+        layout.addLayout(side_by_side, 1)
+        self._hold_minimum_height()
         self.reset(1)
+
+    def _hold_minimum_height(self) -> None:
+        """A minimum of one legend line and full-height plots, whatever the legend needs.
+
+        A legend that wraps takes its extra lines from the plots (down to
+        SQUEEZED_PLOT_MIN_HEIGHT), not from the window: comparing runs must not
+        make the window's minimum taller than a small screen.
+        """
+        if self.layout() is None:  # still being built
+            return
+        self.setMinimumHeight(self.legend.minimumSizeHint().height() + self.layout().spacing() + PLOT_MIN_HEIGHT)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
+        # The legend's height follows the width inside this widget; outside it, the docks and the main
+        # window lay out by minimum and hint, and a height-for-width here made them ask for the plots'
+        # preferred height as a minimum.
+        return False
 
     def _make_plot(self, object_name: str, accessible: str, y_label: str) -> pg.PlotWidget:
         plot = pg.PlotWidget()
         plot.setObjectName(object_name)
         plot.setAccessibleName(accessible)
-        plot.setMinimumSize(200, 150)
+        plot.setMinimumSize(200, SQUEEZED_PLOT_MIN_HEIGHT)
         item = plot.getPlotItem()
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
@@ -126,16 +155,14 @@ class TrainingPlots(QWidget):
 
     def _build_curves(self) -> None:
         colours = plot_colours(self.palette())
-        text = self.palette().color(QPalette.ColorRole.WindowText)
-        # Loss falls and accuracy rises: legends go where the curves are not, on one line so they
-        # cover little of a plot that is only a couple of hundred pixels tall.
-        for plot, name, corner in ((self.loss_plot, "loss", (-10, 10)), (self.accuracy_plot, "accuracy", (-10, -10))):
-            plot.addLegend(offset=corner, labelTextColor=text, colCount=2,
-                           labelTextSize=f"{scaled_font(self.font(), 1.0).pointSizeF():.0f}pt")
-            self._curves[name] = plot.plot(name="training (smoothed)", pen=pg.mkPen(colours["train"], width=2))
+        for plot, name in ((self.loss_plot, "loss"), (self.accuracy_plot, "accuracy")):
+            self._curves[name] = plot.plot(pen=pg.mkPen(colours["train"], width=2))
             self._curves[f"val_{name}"] = plot.plot(
-                name="validation", pen=pg.mkPen(colours["val"], width=3), symbol="o", symbolSize=11,
+                pen=pg.mkPen(colours["val"], width=3), symbol="o", symbolSize=11,
                 symbolBrush=pg.mkBrush(colours["val"]), symbolPen=pg.mkPen(colours["val"]))
+        # Both plots draw the current run alike: one entry a style, taken from the loss plot's curves.
+        self.legend.add_curve(self._curves["loss"], "training (smoothed)")
+        self.legend.add_curve(self._curves["val_loss"], "validation")
         self.apply_palette()
 
     def apply_palette(self) -> None:
@@ -154,23 +181,19 @@ class TrainingPlots(QWidget):
                 axis.setStyle(tickFont=tick_font)
             plot.setLabel("bottom", "epoch", **label_style)
             plot.setLabel("left", plot._y_label, **label_style)  # noqa: SLF001
-            legend = plot.getPlotItem().legend
-            if legend is not None:
-                legend.setLabelTextColor(text)
-                for _sample, label in legend.items:
-                    label.setText(label.text, color=text)
-                legend.setBrush(pg.mkBrush(background))
-                legend.setPen(pg.mkPen(text, width=0.5))
         for name, curve in self._curves.items():
             colour = colours["val"] if name.startswith("val_") else colours["train"]
             curve.setPen(pg.mkPen(colour, width=3 if name.startswith("val_") else 2))
             if name.startswith("val_"):
                 curve.setSymbolBrush(pg.mkBrush(colour))
                 curve.setSymbolPen(pg.mkPen(background, width=1.5))
+        self.legend.setFont(tick_font)
+        self.legend.update()  # its samples are drawn with the curves' new pens
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() in (event.Type.PaletteChange, event.Type.FontChange):
             self.apply_palette()
+            self._hold_minimum_height()
         super().changeEvent(event)
 
     def reset(self, epochs: int) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtGui import QColor, QPalette, QPixmap
+from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QToolButton, QWidget
 
 from gui.style import is_dark
@@ -94,27 +94,14 @@ class RunOverlay(QToolButton):
             self._shown[run_id] = self._add_curves(record)
         else:
             for name, curve in self._shown.pop(run_id).items():
-                plot = self._plot_for(name)
-                legend = plot.getPlotItem().legend
-                if legend is not None:
-                    legend.removeItem(curve)
-                plot.removeItem(curve)
+                self.plots.legend.remove_curve(curve)
+                self._plot_for(name).removeItem(curve)
             self._colour_of.pop(run_id, None)
-        self._see_through_legends()
         for action in self._menu.actions():
             if action.data() == run_id:
                 action.setChecked(shown)
         self.fit_x()
         self.plots.fit_y()
-
-    def _see_through_legends(self) -> None:
-        """With earlier runs listed, the legends are taller: let the curves behind them show through."""
-        base = QColor(self.plots.palette().color(QPalette.ColorRole.Base))
-        base.setAlpha(190 if self._shown else 255)
-        for plot in (self.plots.loss_plot, self.plots.accuracy_plot):
-            legend = plot.getPlotItem().legend
-            if legend is not None:
-                legend.setBrush(pg.mkBrush(base))
 
     def curve_data(self, run_id: str, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The data the overlay of run ``run_id`` shows for ``name`` (``val_loss``, ``accuracy``, ...)."""
@@ -138,9 +125,7 @@ class RunOverlay(QToolButton):
             validation = name.startswith("val_")
             pen = pg.mkPen(colour, width=2.5 if validation else 1.5,
                            style=Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine)
-            # One legend entry a run (its validation curve): the dock is short, and a long legend hides the curves.
-            curve = self._plot_for(name).plot(name=legend_label(record) if validation else None, pen=pen,
-                                              connect="finite")
+            curve = self._plot_for(name).plot(pen=pen, connect="finite")
             if validation:
                 curve.setSymbol("t")
                 curve.setSymbolSize(8)
@@ -148,6 +133,8 @@ class RunOverlay(QToolButton):
                 curve.setSymbolPen(pg.mkPen(colour))
             curve.setData(np.arange(1, len(values) + 1, dtype=float), values * scale)
             curves[name] = curve
+        if curves:  # one legend entry a run, its first curve (validation where recorded): they share its colour
+            self.plots.legend.add_curve(next(iter(curves.values())), legend_label(record))
         return curves
 
     def fit_x(self) -> None:
@@ -164,7 +151,7 @@ def legend_label(record: history.RunRecord) -> str:
 
 
 def grab_plots(plots) -> QPixmap:
-    """The loss and accuracy plots side by side, as on screen."""
+    """The loss and accuracy plots side by side with their legend above, as on screen."""
     return plots.grab()
 
 

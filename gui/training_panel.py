@@ -169,6 +169,7 @@ class TrainingPanel(QWidget):
         self.compare_button = RunOverlay(self.plots)  # earlier runs' curves beside this one
         # Start and Stop sit with the progress they control, always in view however short the dock.
         status = QHBoxLayout()
+        status.setSpacing(6)  # set, or it would take the column's 4 below (a nested layout takes its parent's)
         status.addWidget(self.start_button)
         status.addWidget(self.stop_button)
         status.addWidget(self.progress, 2)
@@ -176,10 +177,14 @@ class TrainingPanel(QWidget):
         status.addWidget(self.compare_button)
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(4)
         right.addWidget(self.plots, 1)
         right.addLayout(status)
 
         layout = QHBoxLayout(self)
+        # Hardly any margin above and below (the dock's title is above, and the status line's tallest
+        # widget pads the buttons): the plots' legend takes that room, and the window's minimum stays.
+        layout.setContentsMargins(9, 1, 9, 0)
         layout.addWidget(left)
         layout.addLayout(right, 1)
 

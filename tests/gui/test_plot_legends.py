@@ -1,0 +1,140 @@
+"""The live plots' legend never covers the curves, and names every compared run.
+
+Screenshots showed the legends inside the plots covering the curves at the
+window's minimum width, and with two earlier runs compared even at 1400 px.
+"""
+# ruff: noqa: F811 - the fixtures imported from gui_helpers are arguments of the tests below
+from __future__ import annotations
+
+import pytest
+from gui_helpers import app_model, make_window, settings, tiny_data  # noqa: F401 - fixtures
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QColor, QFontMetrics, QPalette
+from PySide6.QtWidgets import QWidget
+
+from gui.screenshots import spin
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+BASE_LABELS = ["training (smoothed)", "validation"]
+
+
+def _laid_out(window, width: int, height: int) -> None:
+    """The window at this size with the docks where a first launch puts them."""
+    window.resize(width, height)
+    spin(50)
+    window.reset_layout()
+    spin(100)
+    assert (window.width(), window.height()) == (width, height)
+
+
+def _earlier_runs(count: int) -> list:
+    """``count`` runs in the history, as a finished training leaves them (labels as long as real ones)."""
+    from model import history
+
+    records = []
+    for i in range(count):
+        record = history.RunRecord(
+            arch=("best", "mlp", "fast")[i % 3], config={}, test_accuracy=0.9964 - i / 100, test_loss=0.02,
+            history={"loss": [0.3, 0.1, 0.05], "accuracy": [0.9, 0.97, 0.99],
+                     "val_loss": [0.2, 0.08, 0.04], "val_accuracy": [0.94, 0.98, 0.99]},
+            train_seconds=10.0, epochs_completed=3, date=f"2026-11-2{i}T14:0{i}:00+00:00")
+        history.save_run(record)
+        records.append(record)
+    return records
+
+
+def _in_window(widget: QWidget, rect: QRect) -> QRect:
+    return QRect(widget.mapTo(widget.window(), rect.topLeft()), rect.size())
+
+
+def _legend_entries(plots) -> dict[str, QRect]:
+    """Every legend entry shown with the plots, by its text, in the window's coordinates: pyqtgraph
+    legends inside either plot as well as the legend row, so that one inside a plot is caught."""
+    entries = {}
+    for plot in (plots.loss_plot, plots.accuracy_plot):
+        legend = plot.getPlotItem().legend
+        for sample, label in legend.items if legend is not None else []:
+            scene_rect = sample.sceneBoundingRect().united(label.sceneBoundingRect())
+            entries[label.text] = _in_window(plot.viewport(), plot.mapFromScene(scene_rect).boundingRect())
+    for legend in plots.findChildren(QWidget, "curveLegend"):
+        entries.update({text: _in_window(legend, rect) for text, rect in legend.entry_rects().items()})
+    return entries
+
+
+def _view_boxes(plots) -> dict[str, QRect]:
+    """Where each plot draws its curves, in the window's coordinates."""
+    return {plot.objectName(): _in_window(plot.viewport(), plot.mapFromScene(
+        plot.getPlotItem().getViewBox().sceneBoundingRect()).boundingRect())
+        for plot in (plots.loss_plot, plots.accuracy_plot)}
+
+
+@pytest.mark.parametrize("size", ["minimum", (1400, 900)])
+def test_legends_never_cover_the_curves_and_name_every_compared_run(make_window, size):
+    from gui.run_history import legend_label
+
+    records = _earlier_runs(2)
+    window = make_window(wait_ready=False)
+    minimum = window.minimumSizeHint()
+    _laid_out(window, *((minimum.width(), minimum.height()) if size == "minimum" else size))
+    panel = window.training_panel
+    plots = panel.plots
+    overlay = panel.compare_button
+    overlay.refresh()
+    for record in records:
+        overlay.set_shown(record.id, True)
+    spin(100)
+
+    entries = _legend_entries(plots)
+    boxes = _view_boxes(plots)
+    covering = [(text, plot) for text, rect in entries.items() for plot, box in boxes.items() if rect.intersects(box)]
+    assert covering == []
+    labels = [legend_label(record) for record in records]
+    assert set(BASE_LABELS + labels) <= set(entries)
+
+    from gui.curve_legend import SAMPLE_GAP, SAMPLE_WIDTH
+    from gui.plots import PLOT_MIN_HEIGHT, SQUEEZED_PLOT_MIN_HEIGHT
+
+    legend = plots.legend
+    shown = legend.visibleRegion().boundingRect()
+    metrics = QFontMetrics(legend.font())
+    for text, rect in legend.entry_rects().items():
+        assert legend.isVisible() and shown.contains(rect), text  # not clipped by the plots below it
+        assert rect.width() >= SAMPLE_WIDTH + SAMPLE_GAP + metrics.horizontalAdvance(text), text  # not elided
+    # The legend's extra lines come out of the plots, not the window's minimum.
+    assert window.minimumSizeHint() == minimum
+    assert min(plots.loss_plot.height(), plots.accuracy_plot.height()) >= SQUEEZED_PLOT_MIN_HEIGHT
+
+    overlay.hide_all()
+    spin(100)
+    assert legend.labels() == BASE_LABELS  # clearing the comparison takes the runs' entries away
+    assert min(plots.loss_plot.height(), plots.accuracy_plot.height()) >= PLOT_MIN_HEIGHT
+
+
+def _has_colour(image, colour: QColor, tolerance: int = 40) -> bool:
+    """Some pixel of ``image`` within ``tolerance`` of ``colour`` in each channel (lines are antialiased)."""
+    for y in range(image.height()):
+        for x in range(image.width()):
+            pixel = image.pixelColor(x, y)
+            if max(abs(pixel.red() - colour.red()), abs(pixel.green() - colour.green()),
+                   abs(pixel.blue() - colour.blue())) <= tolerance:
+                return True
+    return False
+
+
+def test_the_legend_follows_the_theme(qtbot):
+    from gui.plots import TrainingPlots
+    from gui.style import dark_palette, plot_colours
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(700, 250)
+    plots.show()
+    qtbot.waitExposed(plots)
+    for palette in (plots.palette(), dark_palette()):
+        plots.setPalette(palette)
+        spin(20)
+        image = plots.legend.grab().toImage()
+        colours = plot_colours(palette)
+        for colour in (colours["train"], colours["val"], palette.color(QPalette.ColorRole.WindowText)):
+            assert _has_colour(image, colour), colour.name()
