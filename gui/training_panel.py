@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -42,6 +42,7 @@ from model import architectures, paths
 EPOCHS_RANGE = (1, 200)
 BATCH_RANGE = (1, 8192)
 LEARNING_RATE_RANGE = (1e-5, 1.0)  # as the CLI's --lr accepts
+AUGMENT_TIP = "rotate, shear and shift the training digits"
 
 
 def format_duration(seconds: float) -> str:
@@ -103,15 +104,17 @@ class TrainingPanel(QWidget):
         self.lr_spin = self._spin(QDoubleSpinBox(), "learningRateSpin", "Learning rate", *LEARNING_RATE_RANGE)
         self.lr_spin.setDecimals(5)
         self.lr_spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
-        self.tensorboard_check = QCheckBox("also write TensorBoard logs")
+        # Short texts, two to a line, the details in tooltips: the settings fit the dock's minimum height.
+        self.tensorboard_check = QCheckBox("TensorBoard logs")
         self.tensorboard_check.setObjectName("tensorboardCheck")
         self.tensorboard_check.setAccessibleName("Write TensorBoard logs")
         if tensorboard_available():
-            self.tensorboard_check.setToolTip(f"logs go to {paths.user_data_dir() / 'tensorboard'}")
+            logs = paths.user_data_dir() / "tensorboard"
+            self.tensorboard_check.setToolTip(f"also write logs for TensorBoard, to {logs}")
         else:
             self.tensorboard_check.setEnabled(False)
             self.tensorboard_check.setToolTip("install the tensorboard package to use this")
-        self.augment_check = QCheckBox("augment (rotate, shear, shift)")
+        self.augment_check = QCheckBox("augment")
         self.augment_check.setObjectName("augmentCheck")
         self.augment_check.setAccessibleName("Augmentation")
 
@@ -139,25 +142,9 @@ class TrainingPanel(QWidget):
         self.info_label = LiveText("ready")  # updated at each progress report: a QLabel re-laid the window out
         self.info_label.setObjectName("trainingInfo")
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setVerticalSpacing(6)
-        form.addRow("Architecture", self.arch_combo)
-        form.addRow(self.description)
-        form.addRow(self.params_label)
-        form.addRow("Epochs", self.epochs_spin)
-        form.addRow("Batch size", self.batch_spin)
-        form.addRow("Learning rate", self.lr_spin)
-        form.addRow(self.augment_check)
-        form.addRow(self.tensorboard_check)
-
-        controls = QVBoxLayout()
-        controls.setContentsMargins(0, 0, 0, 0)
-        controls.addLayout(form)
-        controls.addStretch(1)
         inner = QWidget()
-        inner.setLayout(controls)
-        left = QScrollArea()  # on a short screen the settings scroll; they never squeeze or clip
+        inner.setLayout(self._settings_layout())
+        left = QScrollArea()  # with a larger font the settings scroll; they never squeeze or clip
         left.setWidget(inner)
         left.setWidgetResizable(True)
         left.setFrameShape(QFrame.Shape.NoFrame)
@@ -188,6 +175,40 @@ class TrainingPanel(QWidget):
         layout.addWidget(left)
         layout.addLayout(right, 1)
 
+    def _settings_layout(self) -> QVBoxLayout:
+        """The settings on as few lines as they read well on: the recipe's three numbers side by side,
+        labels above them, and the two options on one line, so that all fit the dock's minimum height."""
+        architecture = QHBoxLayout()
+        architecture.addWidget(self._label("Architecture", self.arch_combo))
+        architecture.addWidget(self.arch_combo, 1)
+        recipe = QGridLayout()
+        recipe.setVerticalSpacing(0)
+        for column, (text, spin) in enumerate((("Epochs", self.epochs_spin), ("Batch size", self.batch_spin),
+                                               ("Learning rate", self.lr_spin))):
+            recipe.addWidget(self._label(text, spin), 0, column)
+            recipe.addWidget(spin, 1, column)
+            recipe.setColumnStretch(column, 1)
+        options = QHBoxLayout()
+        options.addWidget(self.augment_check)
+        options.addWidget(self.tensorboard_check)
+        options.addStretch(1)
+        settings = QVBoxLayout()
+        settings.setContentsMargins(0, 0, 0, 0)
+        settings.setSpacing(3)
+        settings.addLayout(architecture)
+        settings.addWidget(self.description)
+        settings.addWidget(self.params_label)
+        settings.addLayout(recipe)
+        settings.addLayout(options)
+        settings.addStretch(1)
+        return settings
+
+    @staticmethod
+    def _label(text: str, buddy: QWidget) -> QLabel:
+        label = QLabel(text)
+        label.setBuddy(buddy)
+        return label
+
     def _spin(self, spin, name: str, accessible: str, low, high):
         spin.setObjectName(name)
         spin.setAccessibleName(accessible)
@@ -207,7 +228,8 @@ class TrainingPanel(QWidget):
         self.lr_spin.setValue(arch.recipe.learning_rate)
         self.augment_check.setEnabled(arch.supports_augmentation)
         self.augment_check.setChecked(arch.recipe.augment and arch.supports_augmentation)
-        self.augment_check.setToolTip("" if arch.supports_augmentation else f"{arch.name} trains without augmentation")
+        self.augment_check.setToolTip(AUGMENT_TIP if arch.supports_augmentation
+                                      else f"{arch.name} trains without augmentation")
 
     # Running ------------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""The live plots' legend never covers the curves, and names every compared run.
+"""The training dock at its smallest: legends that never cover the curves, settings that need no scrolling.
 
-Screenshots showed the legends inside the plots covering the curves at the
-window's minimum width, and with two earlier runs compared even at 1400 px.
+Screenshots showed the live plots' legends covering the curves at the window's
+minimum width (and with two earlier runs compared, even at 1400 px), and the
+settings column cut off below the batch size until scrolled.
 """
 # ruff: noqa: F811 - the fixtures imported from gui_helpers are arguments of the tests below
 from __future__ import annotations
@@ -10,9 +11,10 @@ import pytest
 from gui_helpers import app_model, make_window, settings, tiny_data  # noqa: F401 - fixtures
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QScrollArea, QWidget
 
 from gui.screenshots import spin
+from model import architectures
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -109,6 +111,26 @@ def test_legends_never_cover_the_curves_and_name_every_compared_run(make_window,
     spin(100)
     assert legend.labels() == BASE_LABELS  # clearing the comparison takes the runs' entries away
     assert min(plots.loss_plot.height(), plots.accuracy_plot.height()) >= PLOT_MIN_HEIGHT
+
+
+def test_the_settings_need_no_scrolling_at_the_minimum_size(make_window):
+    window = make_window(wait_ready=False)
+    minimum = window.minimumSizeHint()
+    _laid_out(window, minimum.width(), minimum.height())
+    panel = window.training_panel
+    scroller = panel.findChild(QScrollArea)
+    settings_widgets = {"architecture": panel.arch_combo, "description": panel.description,
+                        "parameters": panel.params_label, "epochs": panel.epochs_spin, "batch size": panel.batch_spin,
+                        "learning rate": panel.lr_spin, "augment": panel.augment_check,
+                        "tensorboard": panel.tensorboard_check}
+    for arch in architectures.ARCHITECTURES:  # their descriptions take two to four lines
+        panel.arch_combo.setCurrentIndex(panel.arch_combo.findData(arch))
+        spin(50)
+        assert scroller.widget().sizeHint().height() <= scroller.viewport().height(), arch
+        assert scroller.verticalScrollBar().maximum() == 0, arch
+        clipped = [name for name, widget in settings_widgets.items()
+                   if widget.visibleRegion().boundingRect() != widget.rect()]
+        assert clipped == [], arch
 
 
 def _has_colour(image, colour: QColor, tolerance: int = 40) -> bool:
