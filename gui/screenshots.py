@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture-at", type=float, default=2.5, help="epochs done when captured (default 2.5)")
     parser.add_argument("--size", default="1400x900")
     parser.add_argument("--dark", action="store_true", help="dark palette; files get a -dark suffix")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="ARCH",
+                        help="train these first (one epoch each) and overlay them on the training view, "
+                             "as Compare with… does")
     args = parser.parse_args(argv)
 
     model_path = args.model.resolve() if args.model else None
@@ -123,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         dock.show()
     window.training_dock.raise_()  # in front of any dock tabbed with it
     panel = window.training_panel
+    for arch in args.compare:  # earlier runs, trained as the window trains, then checked in Compare with…
+        panel.arch_combo.setCurrentIndex(panel.arch_combo.findData(arch))
+        panel.epochs_spin.setValue(1)
+        panel.start()
+        _wait_until(lambda: not panel.running, 900, f"the earlier {arch} run")
+    for run_id in panel.compare_button.runs:
+        panel.compare_button.set_shown(run_id, True)
     panel.arch_combo.setCurrentIndex(panel.arch_combo.findData(args.arch))
     panel.epochs_spin.setValue(args.epochs)
     position = {"at": 0.0}
