@@ -43,6 +43,7 @@ class Snapshot:
     epoch: int
     epochs: int
     weights: list
+    temperature: float = 1.0  # fitted on the validation split at this epoch's end
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class InferenceWorker(QObject):
                 if predictor is None:
                     predictor = self._make_predictor(model, 1.0, frozen=False)  # set_weights at each epoch
                     self._snapshot_models[snap.arch] = (model, predictor)
+                predictor.temperature = snap.temperature
             self._predictors[key] = predictor
         except Exception as exc:  # noqa: BLE001
             self.load_failed.emit(key, with_details(f"Cannot predict with the epoch {snap.epoch} weights ({exc}).",

@@ -91,7 +91,7 @@ class ModelManager(QObject):
     def epoch_weights(self, arch: str, progress) -> None:
         """Predict with a copy of this epoch's weights until the run ends."""
         if self._run:
-            snap = Snapshot(arch, progress.epoch, progress.epochs, progress.weights)
+            snap = Snapshot(arch, progress.epoch, progress.epochs, progress.weights, progress.temperature)
             self._pending[self.inference.snapshot(snap)] = ("snapshot", self._run)
 
     def training_ended(self) -> None:

@@ -38,6 +38,16 @@ def _learning_rate(text: str) -> float:
     return value
 
 
+def _label_smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 <= value < 1):
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -63,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_learning_rate, help="peak learning rate (default: the recipe)")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="augment training images (default: the recipe)")
+    train.add_argument("--label-smoothing", type=_label_smoothing, metavar="S",
+                       help="share of each target spread over all classes, 0 to below 1 (default: the recipe)")
     train.add_argument("--data", type=Path, help="MNIST .npz or folder of IDX files (default: bundled)")
     train.add_argument("--limit", type=_positive_int, help="train on only the first N training images")
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
@@ -148,7 +160,8 @@ def cmd_train(args) -> int:
     from model.training import TrainConfig, train
 
     config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.lr, augment=args.augment, seed=args.seed)
+                         learning_rate=args.lr, augment=args.augment, label_smoothing=args.label_smoothing,
+                         seed=args.seed)
     config.resolved()  # refuse a bad combination before loading anything
     data = load_splits(args.data, seed=args.seed)
     if args.limit:

@@ -14,6 +14,14 @@ import numpy as np
 
 from model.backend import keras
 
+# The metric that carries plain cross-entropy when the training loss is label-smoothed
+# (model.training.compile_for_training): what the curves call "loss".
+DISPLAYED_LOSS = "crossentropy"
+
+
+def _displayed_loss(logs: dict) -> float:
+    return float(logs.get(DISPLAYED_LOSS, logs.get("loss", np.nan)))
+
 
 @dataclass(frozen=True)
 class BatchProgress:
@@ -47,6 +55,9 @@ class EpochProgress:
     samples_per_second: float
     eta_seconds: float
     weights: list = field(repr=False, default_factory=list)  # a copy, safe to use in another thread
+    # Fitted on this epoch's validation split (model.calibration): what makes the weights' probabilities
+    # honest before the run's final temperature exists. A label-smoothed network is under-confident.
+    temperature: float = 1.0
 
 
 def bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_val):
@@ -93,7 +104,7 @@ def bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_v
             logs = logs or {}
             self.batches_done += 1
             seen = min((batch + 1) * config.batch_size, n_train)
-            mean_loss, mean_acc = float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan))
+            mean_loss, mean_acc = _displayed_loss(logs), float(logs.get("accuracy", np.nan))
             # Keras reports running means over the epoch; recover this batch's own values.
             n = seen - self.prev_seen
             batch_loss = (mean_loss * seen - self.prev_loss_sum) / n if n else mean_loss
@@ -126,17 +137,17 @@ def bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_v
             if self.diverged_at or self.stopped:
                 return  # an unfinished epoch is neither recorded nor validated
             logs = logs or {}
-            val_loss, val_acc = evaluate_val()
-            for key, value in (("loss", logs.get("loss")), ("accuracy", logs.get("accuracy")),
+            val_loss, val_acc, temperature = evaluate_val()
+            for key, value in (("loss", _displayed_loss(logs)), ("accuracy", logs.get("accuracy")),
                                ("val_loss", val_loss), ("val_accuracy", val_acc),
                                ("seconds", time.perf_counter() - self.start)):
                 self.history[key].append(float(value) if value is not None else float("nan"))
             if on_epoch is not None:
                 rate, eta = self._rate_and_eta(n_train)
                 on_epoch(EpochProgress(
-                    epoch + 1, config.epochs, float(logs.get("loss", np.nan)),
+                    epoch + 1, config.epochs, _displayed_loss(logs),
                     float(logs.get("accuracy", np.nan)), val_loss, val_acc, rate, eta,
-                    [w.copy() for w in self.model.get_weights()],
+                    [w.copy() for w in self.model.get_weights()], temperature,
                 ))
             if should_stop is not None and should_stop():
                 self.stopped = True

@@ -21,7 +21,7 @@ from model.errors import DigitsError, TrainingDiverged
 from model.pipeline import as_uint8_images
 from model.pipeline import batches as _batches
 from model.pipeline import build_before_fit as _build_before_fit
-from model.progress import BatchProgress, EpochProgress  # noqa: F401 - part of this module's interface
+from model.progress import DISPLAYED_LOSS, BatchProgress, EpochProgress  # noqa: F401 - part of this module's interface
 from model.progress import bridge_callback as _bridge_callback
 
 
@@ -35,6 +35,7 @@ class TrainConfig:
     learning_rate: float | None = None
     schedule: str | None = None
     augment: bool | None = None
+    label_smoothing: float | None = None
     seed: int = 0
     progress_interval: float = 0.05  # seconds between on_batch calls: about 20 a second
 
@@ -47,6 +48,7 @@ class TrainConfig:
             learning_rate=self.learning_rate if self.learning_rate is not None else recipe.learning_rate,
             schedule=self.schedule if self.schedule is not None else recipe.schedule,
             augment=self.augment if self.augment is not None else recipe.augment,
+            label_smoothing=self.label_smoothing if self.label_smoothing is not None else recipe.label_smoothing,
         )
         filled.validate()
         return filled
@@ -58,6 +60,8 @@ class TrainConfig:
             raise DigitsError(f"batch size must be at least 1, not {self.batch_size}.")
         if self.learning_rate is not None and not 0 < self.learning_rate <= 10:
             raise DigitsError(f"learning rate must be in (0, 10], not {self.learning_rate}.")
+        if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
+            raise DigitsError(f"label smoothing must be at least 0 and below 1, not {self.label_smoothing}.")
         if self.schedule not in (None, "constant", "onecycle"):
             raise DigitsError(f"unknown learning-rate schedule {self.schedule!r}.")
 
@@ -118,12 +122,36 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     return k.optimizers.Adam(learning_rate=lr)
 
 
+def smoothed_sparse_crossentropy(label_smoothing: float) -> Callable:
+    """Cross-entropy against integer labels whose targets keep ``1 - label_smoothing`` on the true class.
+
+    Keras smooths only one-hot targets (``CategoricalCrossentropy``); the pipeline
+    feeds integer labels, so they are one-hot encoded inside the traced step.
+    """
+    k = keras()
+
+    def loss(y_true, y_pred):
+        labels = k.ops.cast(k.ops.reshape(y_true, (-1,)), "int32")
+        targets = k.ops.one_hot(labels, k.ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return k.losses.categorical_crossentropy(targets, y_pred, label_smoothing=label_smoothing)
+
+    return loss
+
+
 def compile_for_training(model, config: TrainConfig, steps_per_epoch: int) -> None:
-    model.compile(
-        optimizer=make_optimizer(config, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    """Compile with the recipe's optimizer and loss; with smoothed labels, plain cross-entropy is also tracked.
+
+    A smoothed loss cannot fall below the entropy of its targets (0.50 at 0.1), so it
+    would draw a training curve far above the validation one: the curves and the
+    history show plain cross-entropy (``DISPLAYED_LOSS``) instead.
+    """
+    k = keras()
+    metrics: list = ["accuracy"]
+    loss: object = "sparse_categorical_crossentropy"
+    if config.label_smoothing:
+        loss = smoothed_sparse_crossentropy(config.label_smoothing)
+        metrics.append(k.metrics.SparseCategoricalCrossentropy(name=DISPLAYED_LOSS))
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss, metrics=metrics)
 
 
 def _loss_and_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -183,12 +211,14 @@ def train(
     predictor = Predictor(model, 1.0)
     val_cache: dict = {}  # the last validation probabilities, and after how many batches
 
-    def evaluate_val() -> tuple[float | None, float | None]:
+    def evaluate_val() -> tuple[float | None, float | None, float]:
+        """Validation loss and accuracy, and the temperature that calibrates these weights."""
         if len(data.x_val) == 0:
-            return None, None
-        val_cache["probabilities"] = predictor.probabilities(data.x_val)
+            return None, None, 1.0
+        probabilities = predictor.probabilities(data.x_val)
+        val_cache["calibration"] = calibrate_probabilities(probabilities, data.y_val)
         val_cache["batches"] = bridge.batches_done
-        return _loss_and_accuracy(val_cache["probabilities"], data.y_val)
+        return (*_loss_and_accuracy(probabilities, data.y_val), val_cache["calibration"].temperature)
 
     bridge = _bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_val)
     start = time.perf_counter()
@@ -200,6 +230,8 @@ def train(
     finally:
         batches.release()
     seconds = time.perf_counter() - start
+    if trainable is model and config.label_smoothing:
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # saved without the closure
     if bridge.diverged_at is not None:
         epoch, batch = bridge.diverged_at
         raise TrainingDiverged(
@@ -209,11 +241,11 @@ def train(
     if len(data.x_test):
         test_loss, test_acc = _loss_and_accuracy(predictor.probabilities(data.x_test), data.y_test)
     # Temperature scaling on the validation split, so that "90% sure" means right about 90% of the time;
-    # the last epoch's validation probabilities are those of the final weights unless a stop came after.
+    # the last epoch's calibration is that of the final weights unless a stop came after it.
     calibration = None
     if len(data.x_val):
         if val_cache.get("batches") == bridge.batches_done:
-            calibration = calibrate_probabilities(val_cache["probabilities"], data.y_val)
+            calibration = val_cache["calibration"]
         else:
             calibration = calibrate(model, data.x_val, data.y_val)
     epochs_done = len(bridge.history["loss"])

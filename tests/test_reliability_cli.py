@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO
 
 from model import cli, paths
+from model.modelio import load_model
 
 
 def digits(argv, capsys):
@@ -44,6 +45,7 @@ def assert_one_sentence(err: str, needle: str) -> None:
     ["train", "--epochs", "1.5"], ["train", "--epochs", "-0"], ["train", "--batch-size", "0"],
     ["train", "--lr", "nan"], ["train", "--lr", "inf"], ["train", "--lr", "-0.01"], ["train", "--lr", "1e-400"],
     ["train", "--limit", "0"], ["finetune", "--samples", "s.jsonl", "--seed", "-5"],
+    ["train", "--label-smoothing", "1"], ["train", "--label-smoothing", "-0.1"], ["train", "--label-smoothing", "nan"],
     ["predict", "--model"], ["frobnicate"],
 ])
 def test_bad_arguments_exit_2_with_argparse_message(argv, capsys):
@@ -198,3 +200,12 @@ def test_main_py_failures_really_have_no_traceback(tmp_path):
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr == f"digits: {tmp_path / 's.jsonl'}, line 2: not valid JSON (nested too deeply).\n"
 
+
+
+def test_label_smoothing_reaches_the_run_and_its_saved_settings(small_data, capsys, tmp_path):
+    out_path = tmp_path / "smoothed.keras"
+    code, out, err = digits(["train", "--arch", "mlp", "--epochs", "1", "--label-smoothing", "0.05",
+                             "--out", out_path, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["config"]["label_smoothing"] == 0.05
+    assert load_model(out_path).metadata["config"]["label_smoothing"] == 0.05
