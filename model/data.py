@@ -14,7 +14,7 @@ import sys
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +55,9 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    # x_train as the 8-bit pixels it was made from, (N, 28, 28, 1) uint8, when it was: what training
+    # feeds (model.pipeline.as_uint8_images), kept so that a run need not convert 55,000 images back.
+    train_pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def head(self, train: int, val: int | None = None, test: int | None = None) -> Splits:
         """A small slice, for tests and quick demos."""
@@ -63,6 +66,7 @@ class Splits:
         return Splits(
             self.x_train[:train], self.y_train[:train], self.x_val[:val], self.y_val[:val],
             self.x_test[:test], self.y_test[:test], self.source,
+            None if self.train_pixels is None else self.train_pixels[:train],
         )
 
 
@@ -205,10 +209,12 @@ def split(raw: RawMnist, val_size: int = 5000, seed: int = 0) -> Splits:
         raise DigitsError(f"{raw.source}: a validation split of {val_size} leaves no training data.")
     order = np.random.default_rng(seed).permutation(len(raw.x_train))
     val, train = order[:val_size], order[val_size:]
+    train_pixels = raw.x_train[train]
     return Splits(
-        to_float(raw.x_train[train]), raw.y_train[train].astype(np.int32),
+        to_float(train_pixels), raw.y_train[train].astype(np.int32),
         to_float(raw.x_train[val]), raw.y_train[val].astype(np.int32),
         to_float(raw.x_test), raw.y_test.astype(np.int32), raw.source,
+        train_pixels[..., None],
     )
 
 

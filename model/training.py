@@ -187,7 +187,7 @@ def train(
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     # Wrappers exist only while training, so the saved model stays plain: scaling of uint8
     # input (see as_uint8_images) and augmentation.
-    x_train = as_uint8_images(data.x_train)
+    x_train = data.train_pixels if data.train_pixels is not None else as_uint8_images(data.x_train)
     front = []
     if x_train is not None:
         front = [k.Input(shape=architectures.INPUT_SHAPE, dtype="uint8"), k.layers.Rescaling(1 / 255.0)]

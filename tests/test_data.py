@@ -133,3 +133,16 @@ def test_split_is_seeded_normalised_and_disjoint(tmp_path):
     # Validation images come from the training set and are not also trained on.
     train_rows = {r.tobytes() for r in a.x_train}
     assert not any(r.tobytes() in train_rows for r in a.x_val)
+
+
+def test_split_keeps_the_training_pixels_training_feeds_and_head_slices_them(tmp_path):
+    from model.pipeline import as_uint8_images
+
+    _write_npz(tmp_path / "m.npz")
+    splits = data.split(data.load_mnist(tmp_path / "m.npz"), val_size=10, seed=3)
+    assert splits.train_pixels.dtype == np.uint8 and splits.train_pixels.shape == splits.x_train.shape
+    # The same pixels training would get by converting the float images back.
+    np.testing.assert_array_equal(splits.train_pixels, as_uint8_images(splits.x_train))
+    head = splits.head(7, 3, 3)
+    np.testing.assert_array_equal(head.train_pixels, splits.train_pixels[:7])
+    assert head.x_train.shape == head.train_pixels.shape
