@@ -7,7 +7,9 @@ answers through ``should_stop()``; nothing here knows about threads or Qt.
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +62,28 @@ class EpochProgress:
     temperature: float = 1.0
 
 
+def _started(call: Callable[[], object]) -> Callable[[], object]:
+    """Start ``call`` in a new thread; the returned function waits for it and returns (or raises) its result."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="digits-validation", daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return result
+
+
 def bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_val):
     """The one Keras callback between ``fit`` and the caller (logs out, stop in)."""
     k = keras()
@@ -78,6 +102,7 @@ def bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_v
             # The smoothed curve runs across epochs: restarting it each epoch drew a spike
             # at every epoch boundary from the first, noisy batch.
             self.ema_loss = self.ema_acc = None
+            self.validation: Callable[[], object] | None = None  # waits for this epoch's validation
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch + 1
@@ -132,12 +157,19 @@ def bridge_callback(config, n_train, on_batch, on_epoch, should_stop, evaluate_v
                 rate, eta = self._rate_and_eta(seen)
                 on_batch(BatchProgress(self.epoch, config.epochs, batch + 1, batches,
                                        self.ema_loss, self.ema_acc, rate, eta))
+            if last_of_epoch and not self.stopped:
+                # The weights are final for this epoch. Before on_epoch_end, Keras stops its data
+                # threads, which waits out a 0.1 s timeout on their empty queue: validate meanwhile.
+                self.validation = _started(evaluate_val)
 
         def on_epoch_end(self, epoch, logs=None):
+            validation, self.validation = self.validation, None
             if self.diverged_at or self.stopped:
+                if validation is not None:
+                    validation()  # no thread outlives the run
                 return  # an unfinished epoch is neither recorded nor validated
             logs = logs or {}
-            val_loss, val_acc, temperature = evaluate_val()
+            val_loss, val_acc, temperature = validation() if validation is not None else evaluate_val()
             for key, value in (("loss", _displayed_loss(logs)), ("accuracy", logs.get("accuracy")),
                                ("val_loss", val_loss), ("val_accuracy", val_acc),
                                ("seconds", time.perf_counter() - self.start)):

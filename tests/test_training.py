@@ -130,3 +130,25 @@ def test_a_finished_run_leaves_neither_its_traced_step_nor_its_dataset_behind(sm
         result = train(TrainConfig(arch="fast", epochs=1, batch_size=64), small_splits.head(256, 64, 64))
         del result
     assert _left_behind() == before
+
+
+def test_each_epochs_validation_scores_that_epochs_final_weights(small_splits):
+    # Validation starts in a helper thread at the epoch's last batch, while Keras stops its data
+    # threads; it must still see exactly the weights the epoch ended with, not the next epoch's.
+    from model.inference import Predictor
+
+    data = small_splits.head(1024, 300, 64)
+    epochs = []
+    train(TrainConfig(arch="fast", epochs=3, batch_size=64), data, on_epoch=epochs.append)
+    scorer = architectures.get("fast").build()
+    for progress in epochs:
+        scorer.set_weights(progress.weights)
+        predicted = Predictor(scorer).probabilities(data.x_val).argmax(axis=1)
+        assert progress.val_accuracy == pytest.approx(float((predicted == data.y_val).mean()))
+
+
+def test_a_failure_while_validating_reaches_the_caller(small_splits):
+    tiny = small_splits.head(256, 64, 64)
+    broken = type(tiny)(tiny.x_train, tiny.y_train, tiny.x_val[:, :27, :27], tiny.y_val, tiny.x_test, tiny.y_test, "t")
+    with pytest.raises(ValueError):
+        train(TrainConfig(arch="mlp", epochs=2, batch_size=64), broken)
