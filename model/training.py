@@ -201,15 +201,13 @@ def train(
     trainable = k.Sequential([*front, model]) if front else model
     compile_for_training(trainable, config, steps_per_epoch)
     _build_before_fit(trainable, x_train[:1].copy(), data.y_train[:1].copy())  # copies: Keras may keep them
-    if trainable is not model:
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # callers may evaluate it
 
     from model.inference import Predictor
 
     # Evaluation through the predictor's fixed-shape calls: model.evaluate builds a TensorFlow
     # data pipeline each time (see model.pipeline.batches) and takes twice as long.
     predictor = Predictor(model, 1.0)
-    val_cache: dict = {}  # the last validation probabilities, and after how many batches
+    val_cache: dict = {}  # the last validation's calibration, and after how many batches
 
     def evaluate_val() -> tuple[float | None, float | None, float]:
         """Validation loss and accuracy, and the temperature that calibrates these weights."""
@@ -230,8 +228,9 @@ def train(
     finally:
         batches.release()
     seconds = time.perf_counter() - start
-    if trainable is model and config.label_smoothing:
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # saved without the closure
+    if trainable is not model or config.label_smoothing:
+        # Callers may evaluate the model: with plain cross-entropy, as the curves show it.
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     if bridge.diverged_at is not None:
         epoch, batch = bridge.diverged_at
         raise TrainingDiverged(
