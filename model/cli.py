@@ -28,22 +28,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _learning_rate(text: str) -> float:
+def _finite_number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0 < value <= 1):
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    value = _finite_number(text)
+    if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be greater than 0 and at most 1, not {text}")
     return value
 
 
 def _label_smoothing(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0 <= value < 1):
+    value = _finite_number(text)
+    if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text}")
     return value
 
