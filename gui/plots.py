@@ -150,6 +150,9 @@ class TrainingPlots(QWidget):
         # pixmaps they are drawn again only when their range or style changes.
         for side in ("left", "bottom"):
             item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # Left on, pyqtgraph scales an axis whose values all lie under 1 into "milli" units: a loss
+            # below 1 (compared runs alone, fine-tuning) read "loss (x0.001)" with ticks at 200 and 400.
+            item.getAxis(side).enableAutoSIPrefix(False)
         plot._y_label = y_label  # noqa: SLF001 - kept for re-styling on palette changes
         return plot
 
