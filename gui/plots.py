@@ -57,6 +57,45 @@ def steady_y_range(kind: str, values: np.ndarray) -> tuple[float, float]:
     return max(0.0, 10.0 * math.floor((float(finite.min()) - 1.0) / 10.0)), 101.0
 
 
+class YAxis(pg.AxisItem):
+    """A left axis whose label stays whole inside its plot.
+
+    pyqtgraph centres the label on the axis and lets it run past both ends.
+    With the legend on two lines (a narrow window, runs compared) the plots
+    are about 130 px tall, their y axes 85 px, and "accuracy (%)" ran off the
+    plot's top edge: "accuracy (%". Here the label moves down, as far as it
+    must, into the empty corner beside the x axis; where even the plot's
+    whole height is too short for it, ``short_text`` stands in.
+    """
+
+    def __init__(self, short_text: str | None = None):
+        super().__init__("left")
+        self.short_text = short_text
+
+    def resizeEvent(self, ev=None) -> None:  # noqa: N802 - pyqtgraph's name
+        super().resizeEvent(ev)
+        self._fit_label()
+
+    def _updateLabel(self) -> None:  # noqa: N802 - a new text or style: the plot does not resize for it
+        super()._updateLabel()
+        self._fit_label()
+
+    def _fit_label(self) -> None:
+        plot = self.parentItem()
+        if self.label is None or plot is None:
+            return
+        top = -self.pos().y()  # the plot's edges, in this axis's coordinates
+        bottom = plot.boundingRect().height() + top
+        self.label.setHtml(self.labelString())
+        if self.short_text and self.label.boundingRect().width() > bottom - top:
+            full, self.labelText = self.labelText, self.short_text
+            self.label.setHtml(self.labelString())
+            self.labelText = full
+        length = self.label.boundingRect().width()  # along the axis: the label is turned upright
+        centred = self.size().height() / 2 + length / 2  # where pyqtgraph puts its lower end
+        self.label.setY(int(min(max(centred, top + length), bottom)))
+
+
 class _Series:
     """Growing x/y arrays with amortised appends (setData takes views, no copies of the lists)."""
 
@@ -89,7 +128,7 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         self.setObjectName("trainingPlots")
         self.loss_plot = self._make_plot("lossPlot", "Loss plot", "loss")
-        self.accuracy_plot = self._make_plot("accuracyPlot", "Accuracy plot", "accuracy (%)")
+        self.accuracy_plot = self._make_plot("accuracyPlot", "Accuracy plot", "accuracy (%)", "acc. (%)")
         self.accuracy_plot.setXLink(self.loss_plot)
         self.loss_plot.setLimits(yMin=0)
         self.accuracy_plot.setLimits(yMin=0, yMax=101)
@@ -134,8 +173,9 @@ class TrainingPlots(QWidget):
         # preferred height as a minimum.
         return False
 
-    def _make_plot(self, object_name: str, accessible: str, y_label: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget()
+    def _make_plot(self, object_name: str, accessible: str, y_label: str, short_y_label: str | None = None,
+                   ) -> pg.PlotWidget:
+        plot = pg.PlotWidget(axisItems={"left": YAxis(short_y_label)})
         plot.setObjectName(object_name)
         plot.setAccessibleName(accessible)
         plot.setMinimumSize(200, SQUEEZED_PLOT_MIN_HEIGHT)

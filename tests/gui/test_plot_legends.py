@@ -160,3 +160,51 @@ def test_the_legend_follows_the_theme(qtbot):
         colours = plot_colours(palette)
         for colour in (colours["train"], colours["val"], palette.color(QPalette.ColorRole.WindowText)):
             assert _has_colour(image, colour), colour.name()
+
+
+@pytest.mark.parametrize("size", [(937, 700), "minimum"])
+def test_the_y_axis_labels_show_whole_beside_compared_runs(make_window, size):
+    """At 937 px wide with two runs compared the accuracy plot was about 130 px tall, and its y label,
+    centred on the axis and longer than it, ran off the top: "accuracy (%"."""
+    records = _earlier_runs(2)
+    window = make_window(wait_ready=False)
+    minimum = window.minimumSizeHint()
+    _laid_out(window, *((minimum.width(), minimum.height()) if size == "minimum" else size))
+    overlay = window.training_panel.compare_button
+    overlay.refresh()
+    for record in records:
+        overlay.set_shown(record.id, True)
+    spin(100)
+
+    plots = window.training_panel.plots
+    for plot, full_text in ((plots.loss_plot, "loss"), (plots.accuracy_plot, "accuracy (%)")):
+        label = plot.getAxis("left").label
+        margin = label.document().documentMargin()  # blank: the text may run into it
+        text_rect = label.mapRectToScene(label.boundingRect().adjusted(margin, margin, -margin, -margin))
+        shown = plot.mapToScene(plot.viewport().rect()).boundingRect()
+        assert label.isVisible() and shown.contains(text_rect), (plot.objectName(), text_rect, shown)
+        if size != "minimum":  # where the plots have their height, the label is not shortened either
+            assert label.toPlainText().strip() == full_text
+
+
+def test_a_y_label_too_long_for_its_plot_is_shortened_not_cut(qtbot):
+    import pyqtgraph as pg
+
+    from gui.plots import YAxis
+
+    plot = pg.PlotWidget(axisItems={"left": YAxis("acc. (%)")})
+    qtbot.addWidget(plot)
+    plot.setLabel("left", "accuracy (%)", **{"font-size": "12pt"})
+    plot.setLabel("bottom", "epoch", **{"font-size": "12pt"})
+    plot.show()
+    qtbot.waitExposed(plot)
+    label = plot.getAxis("left").label
+    margin = label.document().documentMargin()  # blank: the text may run into it
+    texts = []
+    for height in (300, 110, 300):  # and back: the whole label returns with the room
+        plot.resize(300, height)
+        spin(50)
+        text_rect = label.mapRectToScene(label.boundingRect().adjusted(margin, margin, -margin, -margin))
+        assert plot.mapToScene(plot.viewport().rect()).boundingRect().contains(text_rect), height
+        texts.append(label.toPlainText().strip())
+    assert texts == ["accuracy (%)", "acc. (%)", "accuracy (%)"]
