@@ -7,57 +7,113 @@ row serves both plots, whose curves share their styles. It is a plain
 widget that draws each entry's sample from the curve's own pen and symbol,
 so a theme change needs only a repaint, and the curves' redraws never
 touch it.
+
+As pyqtgraph's legend did, a click on an entry hides its curves (in both
+plots) and a second click shows them again; a hidden entry is drawn faint
+and struck through.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
-from PySide6.QtCore import QPointF, QRect, QSize, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFontMetricsF, QPainter, QPalette
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 SAMPLE_WIDTH = 40  # long enough to tell a dashed line from a dotted one
 SAMPLE_GAP = 6  # between a sample and its text
 ENTRY_GAP = 20  # between entries on a line
 MARGIN = 4  # at the left, where the plots' frames start
+HIDDEN_OPACITY = 0.35  # a hidden entry's sample and text, struck through as well
+SHOWN_TIP = "Click to hide these curves; click again to show them"
+HIDDEN_TIP = "Hidden: click to show these curves again"
+
+
+@dataclass(eq=False)
+class _Entry:
+    text: str
+    curves: list[pg.PlotDataItem] = field(default_factory=list)  # a click hides or shows them all
+    hidden: bool = False
 
 
 class CurveLegend(QWidget):
-    """Entries ``(curve, text)``, left to right, onto as many lines as the width needs.
+    """Entries (a sample and a text), left to right, onto as many lines as the width needs.
 
     Its height follows its width (``heightForWidth``): the layout around it
     gives the lines it needs and the plots below the rest, so an entry is
-    never hidden and never covers a curve.
+    never hidden and never covers a curve. A curve is visible unless an
+    entry that stands for it is hidden.
     """
+
+    curves_toggled = Signal()  # a click hid or showed curves
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("curveLegend")
         self.setAccessibleName("Legend")
-        self._entries: list[tuple[pg.PlotDataItem, str]] = []
+        self.setMouseTracking(True)  # the hand cursor over entries only
+        self._entries: list[_Entry] = []
+        self._pressed: _Entry | None = None
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
 
-    def add_curve(self, curve: pg.PlotDataItem, text: str) -> None:
-        self._entries.append((curve, text))
+    def add_curve(self, curve: pg.PlotDataItem, text: str, also: tuple[pg.PlotDataItem, ...] = ()) -> None:
+        """An entry drawn with ``curve``'s pen and symbol; a click hides or shows ``curve`` and ``also``
+        (the same series in the other plot, a run's other curves)."""
+        self._entries.append(_Entry(text, [curve, *also]))
         self._changed()
 
     def remove_curve(self, curve: pg.PlotDataItem) -> None:
-        """Drop ``curve``'s entry, if it has one."""
-        kept = [(c, t) for c, t in self._entries if c is not curve]
-        if len(kept) != len(self._entries):
-            self._entries = kept
-            self._changed()
+        """Drop ``curve`` from the entries that stand for it, and any entry left with none."""
+        for entry in self._entries:
+            entry.curves = [c for c in entry.curves if c is not curve]
+            entry.hidden = entry.hidden and bool(entry.curves)
+        self._entries = [e for e in self._entries if e.curves]
+        self._changed()
 
     def labels(self) -> list[str]:
-        return [text for _curve, text in self._entries]
+        return [entry.text for entry in self._listed()]
 
     def entry_rects(self) -> dict[str, QRect]:
         """Where each entry (sample and text) is drawn, in this widget's coordinates, by its text."""
-        return {text: rect for (_curve, text), rect in zip(self._entries, self._place(self.width()))}
+        return {entry.text: rect for entry, rect in zip(self._listed(), self._place(self.width()))}
+
+    def is_hidden(self, text: str) -> bool:
+        return any(entry.hidden for entry in self._entries if entry.text == text)
+
+    def set_hidden(self, text: str, hidden: bool) -> None:
+        """Hide (or show) the curves of the entry ``text``, as a click on it does."""
+        for entry in self._entries:
+            if entry.text == text:
+                self._set_hidden(entry, hidden)
+
+    def _set_hidden(self, entry: _Entry, hidden: bool) -> None:
+        entry.hidden = hidden and bool(entry.curves)
+        self._apply_visibility()
+        self.update()
+        self.curves_toggled.emit()
+
+    def show_all(self) -> None:
+        """Every entry's curves visible again: a new run starts with all its curves shown."""
+        if any(entry.hidden for entry in self._entries):
+            for entry in self._entries:
+                entry.hidden = False
+            self._apply_visibility()
+            self.update()
+            self.curves_toggled.emit()
+
+    def _listed(self) -> list[_Entry]:
+        return [entry for entry in self._entries if entry.curves]
+
+    def _apply_visibility(self) -> None:
+        hidden = {id(curve) for entry in self._entries if entry.hidden for curve in entry.curves}
+        for entry in self._entries:
+            for curve in entry.curves:
+                curve.setVisible(id(curve) not in hidden)
 
     def _changed(self) -> None:
         self.updateGeometry()  # a new entry may need another line
@@ -75,8 +131,8 @@ class CurveLegend(QWidget):
     def _place(self, width: int) -> list[QRect]:
         """Each entry's rectangle at this width: left to right, a new line when the next does not fit."""
         rects, x, y, line = [], MARGIN, 0, self._line_height()
-        for _curve, text in self._entries:
-            entry = min(self._entry_width(text), width - MARGIN)
+        for shown in self._listed():
+            entry = min(self._entry_width(shown.text), width - MARGIN)
             if x > MARGIN and x + entry > width:
                 x, y = MARGIN, y + line
             rects.append(QRect(x, y, entry, line))
@@ -91,7 +147,7 @@ class CurveLegend(QWidget):
         return rects[-1].bottom() + 1 if rects else self._line_height()
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        one_line = sum(self._entry_width(text) + ENTRY_GAP for _curve, text in self._entries)
+        one_line = sum(self._entry_width(entry.text) + ENTRY_GAP for entry in self._listed())
         return QSize(MARGIN + one_line, self._line_height())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
@@ -102,20 +158,63 @@ class CurveLegend(QWidget):
             self.updateGeometry()
         super().changeEvent(event)
 
+    # Clicks ---------------------------------------------------------------------------------------
+
+    def _entry_at(self, pos: QPoint) -> _Entry | None:
+        return next((entry for entry, rect in zip(self._listed(), self._place(self.width())) if rect.contains(pos)),
+                    None)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        self._pressed = self._entry_at(event.position().toPoint())
+        if event.button() != Qt.MouseButton.LeftButton or self._pressed is None:
+            super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        # A click is a press and a release on one entry, as a button's is.
+        entry, self._pressed = self._pressed, None
+        if event.button() == Qt.MouseButton.LeftButton and entry is not None \
+                and entry is self._entry_at(event.position().toPoint()):
+            self._set_hidden(entry, not entry.hidden)
+        else:
+            super().mouseReleaseEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._entry_at(event.position().toPoint()) is not None:
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.unsetCursor()
+        super().mouseMoveEvent(event)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:  # each entry its own tip, saying what a click will do
+            entry = self._entry_at(event.pos())
+            if entry is None:
+                QToolTip.hideText()
+                event.ignore()
+            else:
+                QToolTip.showText(event.globalPos(), HIDDEN_TIP if entry.hidden else SHOWN_TIP, self,
+                                  self._place(self.width())[self._listed().index(entry)])
+            return True
+        return super().event(event)
+
     # Drawing --------------------------------------------------------------------------------------
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         text_colour = self.palette().color(QPalette.ColorRole.WindowText)
         metrics = self.fontMetrics()
+        struck = self.font()
+        struck.setStrikeOut(True)
         with QPainter(self) as painter:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            for (curve, text), rect in zip(self._entries, self._place(self.width())):
+            for entry, rect in zip(self._listed(), self._place(self.width())):
+                painter.setOpacity(HIDDEN_OPACITY if entry.hidden else 1.0)
+                painter.setFont(struck if entry.hidden else self.font())
                 middle = rect.top() + rect.height() / 2
-                self._draw_sample(painter, curve, QPointF(rect.left(), middle))
+                self._draw_sample(painter, entry.curves[0], QPointF(rect.left(), middle))
                 painter.setPen(text_colour)
                 text_rect = rect.adjusted(SAMPLE_WIDTH + SAMPLE_GAP, 0, 0, 0)
                 painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                                 metrics.elidedText(text, Qt.TextElideMode.ElideRight, text_rect.width()))
+                                 metrics.elidedText(entry.text, Qt.TextElideMode.ElideRight, text_rect.width()))
 
     @staticmethod
     def _draw_sample(painter: QPainter, curve: pg.PlotDataItem, start: QPointF) -> None:

@@ -143,6 +143,7 @@ class TrainingPlots(QWidget):
         self._redraw.setInterval(REDRAW_MS)
         self._redraw.timeout.connect(self._flush)
         self.legend = CurveLegend()
+        self.legend.curves_toggled.connect(self.fit_y)  # a hidden curve's values no longer set the range
         self._build_curves()
         side_by_side = QHBoxLayout()
         side_by_side.setSpacing(6)
@@ -203,9 +204,10 @@ class TrainingPlots(QWidget):
             self._curves[f"val_{name}"] = plot.plot(
                 pen=pg.mkPen(colours["val"], width=3), symbol="o", symbolSize=11,
                 symbolBrush=pg.mkBrush(colours["val"]), symbolPen=pg.mkPen(colours["val"]))
-        # Both plots draw the current run alike: one entry a style, taken from the loss plot's curves.
-        self.legend.add_curve(self._curves["loss"], "training (smoothed)")
-        self.legend.add_curve(self._curves["val_loss"], "validation")
+        # Both plots draw the current run alike: one entry a style, drawn from the loss plot's curve,
+        # and a click on it hides the curve in both.
+        self.legend.add_curve(self._curves["loss"], "training (smoothed)", also=(self._curves["accuracy"],))
+        self.legend.add_curve(self._curves["val_loss"], "validation", also=(self._curves["val_accuracy"],))
         self.apply_palette()
 
     def apply_palette(self) -> None:
@@ -240,8 +242,9 @@ class TrainingPlots(QWidget):
         super().changeEvent(event)
 
     def reset(self, epochs: int) -> None:
-        """Empty the curves and fix the x axis to a run of ``epochs``."""
+        """Empty the curves, show any the legend hid, and fix the x axis to a run of ``epochs``."""
         self.epochs = epochs
+        self.legend.show_all()
         self._redraw.stop()
         self._stale.clear()
         for series in self._series.values():
@@ -255,9 +258,11 @@ class TrainingPlots(QWidget):
         self.fit_y()
 
     def fit_y(self) -> None:
-        """Set each y axis to ``steady_y_range`` of every curve it shows (earlier runs' overlays too)."""
+        """Set each y axis to ``steady_y_range`` of every curve it shows (earlier runs' overlays too),
+        not those hidden from the legend."""
         for kind, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)):
-            shown = [item.yData for item in plot.getPlotItem().listDataItems() if item.yData is not None]
+            shown = [item.yData for item in plot.getPlotItem().listDataItems()
+                     if item.yData is not None and item.isVisible()]
             y_range = steady_y_range(kind, np.concatenate(shown) if shown else np.zeros(0))
             if self._y_ranges.get(kind) != y_range:
                 self._y_ranges[kind] = y_range
@@ -295,6 +300,10 @@ class TrainingPlots(QWidget):
         curve = self._curves[name]
         x, y = curve.xData, curve.yData
         return (np.zeros(0) if x is None else x), (np.zeros(0) if y is None else y)
+
+    def curve(self, name: str) -> pg.PlotDataItem:
+        """The plot item of ``loss``, ``accuracy``, ``val_loss`` or ``val_accuracy``."""
+        return self._curves[name]
 
     def _refresh(self, name: str) -> None:
         series = self._series[name]

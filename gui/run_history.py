@@ -108,6 +108,10 @@ class RunOverlay(QToolButton):
         curve = self._shown[run_id][name]
         return curve.xData, curve.yData
 
+    def curves(self, run_id: str) -> dict[str, pg.PlotDataItem]:
+        """The plot items that show run ``run_id``, by curve name (``val_loss``, ``accuracy``, ...)."""
+        return dict(self._shown[run_id])
+
     def _plot_for(self, name: str) -> pg.PlotWidget:
         return self.plots.loss_plot if name.endswith("loss") else self.plots.accuracy_plot
 
@@ -133,8 +137,9 @@ class RunOverlay(QToolButton):
                 curve.setSymbolPen(pg.mkPen(colour))
             curve.setData(np.arange(1, len(values) + 1, dtype=float), values * scale)
             curves[name] = curve
-        if curves:  # one legend entry a run, its first curve (validation where recorded): they share its colour
-            self.plots.legend.add_curve(next(iter(curves.values())), legend_label(record))
+        if curves:  # one legend entry a run, drawn as its first curve (validation where recorded); a click
+            first, *others = curves.values()  # on it hides or shows them all
+            self.plots.legend.add_curve(first, legend_label(record), also=tuple(others))
         return curves
 
     def fit_x(self) -> None:

@@ -7,6 +7,8 @@ settings column cut off below the batch size until scrolled.
 # ruff: noqa: F811 - the fixtures imported from gui_helpers are arguments of the tests below
 from __future__ import annotations
 
+import time
+
 import pytest
 from gui_helpers import app_model, make_window, settings, tiny_data  # noqa: F401 - fixtures
 from PySide6.QtCore import QRect
@@ -208,3 +210,105 @@ def test_a_y_label_too_long_for_its_plot_is_shortened_not_cut(qtbot):
         assert plot.mapToScene(plot.viewport().rect()).boundingRect().contains(text_rect), height
         texts.append(label.toPlainText().strip())
     assert texts == ["accuracy (%)", "acc. (%)", "accuracy (%)"]
+
+
+def _visible_curves(plots) -> set:
+    return {item for plot in (plots.loss_plot, plots.accuracy_plot)
+            for item in plot.getPlotItem().listDataItems() if item.isVisible()}
+
+
+def _click(qtbot, legend, text: str) -> None:
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(legend, Qt.MouseButton.LeftButton, pos=legend.entry_rects()[text].center())
+
+
+def _tool_tip(legend, pos) -> str:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    QToolTip.hideText()  # after a moment: wait, so that a tip still fading out is not read as shown
+    deadline = time.monotonic() + 2
+    while QToolTip.isVisible() and time.monotonic() < deadline:
+        spin(20)
+    QApplication.sendEvent(legend, QHelpEvent(QEvent.Type.ToolTip, pos, legend.mapToGlobal(pos)))
+    return QToolTip.text() if QToolTip.isVisible() else ""
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # the offscreen platform, for a tooltip
+def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_click_shows_them(make_window, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from gui.run_history import legend_label
+
+    records = _earlier_runs(2)
+    window = make_window(wait_ready=False)
+    _laid_out(window, 937, 700)
+    overlay = window.training_panel.compare_button
+    overlay.refresh()
+    for record in records:
+        overlay.set_shown(record.id, True)
+    spin(100)
+    plots = window.training_panel.plots
+    legend = plots.legend
+    runs = [overlay.curves(record.id) for record in records]
+    stands_for = {
+        "training (smoothed)": {plots.curve("loss"), plots.curve("accuracy")},
+        "validation": {plots.curve("val_loss"), plots.curve("val_accuracy")},
+        legend_label(records[0]): set(runs[0].values()),
+        legend_label(records[1]): set(runs[1].values()),
+    }
+    assert set(legend.labels()) == set(stands_for)
+    everything = _visible_curves(plots)
+    assert set().union(*stands_for.values()) <= everything
+
+    for text, curves in stands_for.items():
+        shown_look = legend.grab(legend.entry_rects()[text]).toImage()
+        _click(qtbot, legend, text)
+        assert legend.is_hidden(text), text
+        assert _visible_curves(plots) == everything - curves, text  # its curves, in both plots, and no other
+        assert legend.grab(legend.entry_rects()[text]).toImage() != shown_look, text  # drawn faint
+        _click(qtbot, legend, text)
+        assert not legend.is_hidden(text) and _visible_curves(plots) == everything, text
+
+    # The pointing hand and a tip that says what a click does, over the entries only.
+    entry = legend.entry_rects()["validation"].center()
+    nowhere = QPoint(legend.width() - 1, legend.height() - 1)
+    assert not any(rect.contains(nowhere) for rect in legend.entry_rects().values())
+    QTest.mouseMove(legend, entry)
+    assert legend.cursor().shape() == Qt.CursorShape.PointingHandCursor
+    assert "click to hide" in _tool_tip(legend, entry).lower()
+    _click(qtbot, legend, "validation")
+    assert "click to show" in _tool_tip(legend, entry).lower()
+    QTest.mouseMove(legend, nowhere)
+    assert legend.cursor().shape() == Qt.CursorShape.ArrowCursor
+    assert _tool_tip(legend, nowhere) == ""
+
+    # A new run shows everything again.
+    plots.reset(3)
+    assert not any(legend.is_hidden(text) for text in stands_for)
+    assert _visible_curves(plots) == everything
+
+
+def test_a_hidden_curve_no_longer_sets_the_y_range(qtbot):
+    from types import SimpleNamespace
+
+    from gui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    plots = panel.plots
+    plots.reset(2)
+    for position, loss in ((0.1, 2.3), (0.5, 0.4), (1.0, 0.3)):
+        plots.add_batch(SimpleNamespace(position=position, loss=loss, accuracy=0.9))
+    plots.add_epoch(SimpleNamespace(epoch=1, val_loss=0.35, val_accuracy=0.9))
+    assert plots.loss_plot.viewRange()[1][1] == pytest.approx(2.5)
+    plots.legend.set_hidden("training (smoothed)", True)  # its first batches' 2.3 set the range
+    assert plots.loss_plot.viewRange()[1][1] == pytest.approx(0.5)
+    plots.legend.set_hidden("training (smoothed)", False)
+    assert plots.loss_plot.viewRange()[1][1] == pytest.approx(2.5)
