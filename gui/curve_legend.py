@@ -10,7 +10,9 @@ touch it.
 
 As pyqtgraph's legend did, a click on an entry hides its curves (in both
 plots) and a second click shows them again; a hidden entry is drawn faint
-and struck through.
+and struck through. A shared entry stands for curves of several colours
+drawn alike (every compared run's dotted training line): its sample is their
+line in the text's colour, and it is listed only while it has curves.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ HIDDEN_TIP = "Hidden: click to show these curves again"
 class _Entry:
     text: str
     curves: list[pg.PlotDataItem] = field(default_factory=list)  # a click hides or shows them all
+    shared: bool = False  # several runs' curves, one line style: drawn in the text's colour, kept while empty
     hidden: bool = False
 
 
@@ -67,12 +70,25 @@ class CurveLegend(QWidget):
         self._entries.append(_Entry(text, [curve, *also]))
         self._changed()
 
+    def add_shared(self, text: str) -> None:
+        """An entry for curves of several colours drawn alike (every compared run's dotted training line):
+        its sample is their line in the text's colour. Empty, it is not shown; ``set_shared_curves`` fills it."""
+        self._entries.append(_Entry(text, shared=True))
+        self._changed()
+
+    def set_shared_curves(self, text: str, curves: list[pg.PlotDataItem]) -> None:
+        entry = next(e for e in self._entries if e.shared and e.text == text)
+        entry.curves = list(curves)
+        entry.hidden = entry.hidden and bool(curves)  # the next runs compared start shown
+        self._apply_visibility()
+        self._changed()
+
     def remove_curve(self, curve: pg.PlotDataItem) -> None:
-        """Drop ``curve`` from the entries that stand for it, and any entry left with none."""
+        """Drop ``curve`` from the entries that stand for it, and any entry (not shared) left with none."""
         for entry in self._entries:
             entry.curves = [c for c in entry.curves if c is not curve]
             entry.hidden = entry.hidden and bool(entry.curves)
-        self._entries = [e for e in self._entries if e.curves]
+        self._entries = [e for e in self._entries if e.curves or e.shared]
         self._changed()
 
     def labels(self) -> list[str]:
@@ -210,20 +226,25 @@ class CurveLegend(QWidget):
                 painter.setOpacity(HIDDEN_OPACITY if entry.hidden else 1.0)
                 painter.setFont(struck if entry.hidden else self.font())
                 middle = rect.top() + rect.height() / 2
-                self._draw_sample(painter, entry.curves[0], QPointF(rect.left(), middle))
+                self._draw_sample(painter, entry.curves[0], QPointF(rect.left(), middle),
+                                  text_colour if entry.shared else None)
                 painter.setPen(text_colour)
                 text_rect = rect.adjusted(SAMPLE_WIDTH + SAMPLE_GAP, 0, 0, 0)
                 painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                                  metrics.elidedText(entry.text, Qt.TextElideMode.ElideRight, text_rect.width()))
 
     @staticmethod
-    def _draw_sample(painter: QPainter, curve: pg.PlotDataItem, start: QPointF) -> None:
-        """The curve's line and symbol, as the plot draws them (pyqtgraph's ``ItemSample``, longer)."""
+    def _draw_sample(painter: QPainter, curve: pg.PlotDataItem, start: QPointF, colour=None) -> None:
+        """The curve's line and symbol, as the plot draws them (pyqtgraph's ``ItemSample``, longer);
+        with ``colour``, only its line, in that colour."""
         opts = curve.opts
         painter.save()
-        painter.setPen(pg.mkPen(opts["pen"]))
+        pen = pg.mkPen(opts["pen"])
+        if colour is not None:
+            pen.setColor(colour)
+        painter.setPen(pen)
         painter.drawLine(start, start + QPointF(SAMPLE_WIDTH, 0))
-        if opts.get("symbol") is not None:
+        if colour is None and opts.get("symbol") is not None:
             painter.translate(start + QPointF(SAMPLE_WIDTH / 2, 0))
             drawSymbol(painter, opts["symbol"], opts["symbolSize"], pg.mkPen(opts["symbolPen"]),
                        pg.mkBrush(opts["symbolBrush"]))

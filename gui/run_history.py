@@ -2,7 +2,11 @@
 
 ``RunOverlay`` is the training panel's "Compare with…" button: a checkable
 menu of the run history (``model.history.list_runs``, newest first); each
-checked run draws its per-epoch curves, dashed, on the panel's plots.
+checked run draws its per-epoch curves on the panel's plots, validation
+dashed and training dotted. The legend gives each run an entry in its colour,
+drawn as its validation curve, and the dotted lines one entry for all runs
+("earlier runs' training"): the Compare button's tooltip was the only place
+that said what they were.
 ``install_run_history(window)`` adds the File menu's export items and
 refreshes the list after every finished run.
 """
@@ -23,6 +27,8 @@ from model.errors import DigitsError
 # Okabe-Ito hues not taken by the current run's blue and vermilion; a run keeps its colour while shown.
 _LIGHT = ("#009e73", "#cc79a7", "#9a7d00", "#6a3d9a", "#555555", "#56b4e9")
 _DARK = ("#3fd0a0", "#e08fc0", "#f0e442", "#b8a0e0", "#bbbbbb", "#0072b2")
+# The legend's one entry for every shown run's dotted training curves: their colours are the runs' entries'.
+TRAINING_KEY = "earlier runs' training"
 # (curve, plot, scale): per-epoch curves as model.history keeps them; accuracy is a fraction there.
 _CURVES = (("val_loss", "loss", 1.0), ("val_accuracy", "accuracy", 100.0),
            ("loss", "loss", 1.0), ("accuracy", "accuracy", 100.0))
@@ -40,6 +46,7 @@ class RunOverlay(QToolButton):
                         "beside this one")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.plots = plots
+        plots.legend.add_shared(TRAINING_KEY)  # beside the current run's entries, before the runs'
         self.runs: dict[str, history.RunRecord] = {}
         self._shown: dict[str, dict[str, pg.PlotDataItem]] = {}  # run id -> curve name -> curve
         self._colour_of: dict[str, int] = {}
@@ -100,6 +107,9 @@ class RunOverlay(QToolButton):
         for action in self._menu.actions():
             if action.data() == run_id:
                 action.setChecked(shown)
+        self.plots.legend.set_shared_curves(TRAINING_KEY, [curve for curves in self._shown.values()
+                                                           for name, curve in curves.items()
+                                                           if not name.startswith("val_")])
         self.fit_x()
         self.plots.fit_y()
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from gui_helpers import app_model, make_window, settings, tiny_data  # noqa: F401 - fixtures
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QScrollArea, QWidget
 
@@ -241,7 +241,7 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
 
-    from gui.run_history import legend_label
+    from gui.run_history import TRAINING_KEY, legend_label
 
     records = _earlier_runs(2)
     window = make_window(wait_ready=False)
@@ -259,8 +259,16 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
         "validation": {plots.curve("val_loss"), plots.curve("val_accuracy")},
         legend_label(records[0]): set(runs[0].values()),
         legend_label(records[1]): set(runs[1].values()),
+        TRAINING_KEY: {run[name] for run in runs for name in ("loss", "accuracy")},
     }
     assert set(legend.labels()) == set(stands_for)
+    # The dotted lines' entry is drawn in the text's colour: it is no one run's.
+    from gui.curve_legend import SAMPLE_WIDTH
+
+    key = legend.entry_rects()[TRAINING_KEY]
+    key_sample = legend.grab(QRect(key.topLeft(), QSize(SAMPLE_WIDTH, key.height()))).toImage()
+    assert _has_colour(key_sample, legend.palette().color(QPalette.ColorRole.WindowText))
+    assert not _has_colour(key_sample, runs[0]["loss"].opts["pen"].color())
     everything = _visible_curves(plots)
     assert set().union(*stands_for.values()) <= everything
 
@@ -272,6 +280,13 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
         assert legend.grab(legend.entry_rects()[text]).toImage() != shown_look, text  # drawn faint
         _click(qtbot, legend, text)
         assert not legend.is_hidden(text) and _visible_curves(plots) == everything, text
+
+    # A curve shows while no entry that stands for it is hidden: a run shown again keeps its training
+    # hidden while the earlier runs' training is.
+    _click(qtbot, legend, TRAINING_KEY)
+    _click(qtbot, legend, legend_label(records[0]))
+    _click(qtbot, legend, legend_label(records[0]))
+    assert _visible_curves(plots) == everything - stands_for[TRAINING_KEY]
 
     # The pointing hand and a tip that says what a click does, over the entries only.
     entry = legend.entry_rects()["validation"].center()
@@ -292,17 +307,19 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
     assert _visible_curves(plots) == everything
 
 
-def test_a_hidden_curve_no_longer_sets_the_y_range(qtbot):
+def test_a_hidden_curve_no_longer_sets_the_y_range_and_clearing_the_comparison_forgets_what_was_hidden(qtbot):
     from types import SimpleNamespace
 
+    from gui.run_history import TRAINING_KEY
     from gui.training_panel import TrainingPanel
 
+    records = _earlier_runs(1)
     panel = TrainingPanel()
     qtbot.addWidget(panel)
     panel.resize(900, 300)
     panel.show()
     qtbot.waitExposed(panel)
-    plots = panel.plots
+    plots, overlay = panel.plots, panel.compare_button
     plots.reset(2)
     for position, loss in ((0.1, 2.3), (0.5, 0.4), (1.0, 0.3)):
         plots.add_batch(SimpleNamespace(position=position, loss=loss, accuracy=0.9))
@@ -312,3 +329,12 @@ def test_a_hidden_curve_no_longer_sets_the_y_range(qtbot):
     assert plots.loss_plot.viewRange()[1][1] == pytest.approx(0.5)
     plots.legend.set_hidden("training (smoothed)", False)
     assert plots.loss_plot.viewRange()[1][1] == pytest.approx(2.5)
+
+    overlay.refresh()
+    overlay.set_shown(records[0].id, True)
+    plots.legend.set_hidden(TRAINING_KEY, True)
+    overlay.hide_all()
+    assert TRAINING_KEY not in plots.legend.labels()  # no runs compared, no entry for their training
+    overlay.set_shown(records[0].id, True)
+    assert not plots.legend.is_hidden(TRAINING_KEY)
+    assert all(curve.isVisible() for curve in overlay.curves(records[0].id).values())
