@@ -48,7 +48,7 @@ def measure(model, drawings, label: str, key: str, temperature: float = 1.0) -> 
     from model.inference import Predictor
     from model.strokes import strokes_to_input
 
-    predictor = Predictor(model, temperature, frozen=True)  # as the window predicts with a loaded model
+    predictor = Predictor(model, temperature, frozen=True, interactive=True)  # as the window, a loaded model
     for d in drawings[:30]:  # warm up: trace, allocate, fill caches
         predictor.predict_strokes(d.strokes, d.width, d.height)
     whole = _time_each(lambda d: predictor.predict_strokes(d.strokes, d.width, d.height), drawings)

@@ -77,7 +77,7 @@ class InferenceWorker(QObject):
     def _make_predictor(self, model, temperature: float, frozen: bool = True):
         from model.inference import Predictor
 
-        predictor = Predictor(model, temperature, frozen=frozen)
+        predictor = Predictor(model, temperature, frozen=frozen, interactive=True)
         predictor.predict_input(np.zeros((28, 28), dtype=np.float32))  # trace now, not on the first stroke
         return predictor
 

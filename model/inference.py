@@ -60,14 +60,21 @@ def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarr
 class Predictor:
     """Wraps a Keras model: (N, 28, 28) inputs in, calibrated probabilities out."""
 
-    def __init__(self, model, temperature: float = 1.0, *, frozen: bool = False):
+    def __init__(self, model, temperature: float = 1.0, *, frozen: bool = False, interactive: bool = False):
         """``frozen``: ``model``'s weights will not change while this predictor is used (a loaded model,
-        not a model in training or an epoch snapshot), so it may predict with a faster copy of it."""
+        not a model in training or an epoch snapshot), so it may predict with a faster copy of it, its
+        batch normalisation folded.
+
+        ``interactive`` (with ``frozen``): it will predict one drawing at a time, many times, as the
+        window does while a person draws. One drawing's graph is then compiled with XLA at the first
+        prediction: about 0.2 s once, for 0.2 ms less on every drawing after (OPTIMISATIONS.md item 29).
+        A command that predicts a few files would only pay the compile."""
         self.model = model
         self.temperature = temperature
         self._single = np.zeros((1, 28, 28, 1), dtype=np.float32)
         self._rank = len(model.inputs[0].shape) if getattr(model, "inputs", None) else 4
         self._network = model
+        self._xla_single = frozen and interactive
         self._forwards: dict[tuple, object] = {}  # batch shape -> traced call (model.backend.compiled_forward)
         if frozen:
             from model.folding import fold_batch_norm
@@ -81,7 +88,8 @@ class Predictor:
         if forward is None:  # one of two shapes (one drawing, BULK_BATCH), traced once each
             from model.backend import compiled_forward
 
-            forward = compiled_forward(self._network, batch.shape) or self._network.predict_on_batch
+            xla = self._xla_single and batch.shape[0] == 1
+            forward = compiled_forward(self._network, batch.shape, xla=xla) or self._network.predict_on_batch
             self._forwards[batch.shape] = forward
         return np.asarray(forward(batch), dtype=np.float32)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import assert_probabilities
@@ -82,6 +84,44 @@ def test_a_frozen_predictor_predicts_as_the_model_does(small_splits):
                                Predictor(loaded.model, loaded.temperature).probabilities(images), atol=2e-5)
 
 
+def test_one_drawing_in_the_window_runs_compiled_by_xla_and_predicts_as_the_model_does(small_splits):
+    from model import paths
+    from model.backend import keras
+
+    loaded = load_model(paths.BUNDLED_MODEL)
+    frozen, plain = Predictor(loaded.model, frozen=True, interactive=True), Predictor(loaded.model)
+    command = Predictor(loaded.model, frozen=True)  # a few files: compiling would cost more than it saves
+    for image in small_splits.x_test[:8, ..., 0]:
+        np.testing.assert_allclose(frozen.probabilities(image[None]), plain.probabilities(image[None]), atol=2e-5)
+    frozen.probabilities(small_splits.x_test[:3, ..., 0])  # a batch: TensorFlow's own kernels, quicker there
+    if keras().backend.backend() == "tensorflow":
+        assert frozen._forwards[(1, 28, 28, 1)].xla  # noqa: SLF001
+        assert not frozen._forwards[(256, 28, 28, 1)].xla  # noqa: SLF001
+        assert not plain._forwards[(1, 28, 28, 1)].xla  # noqa: SLF001 - its weights may change: no compile
+        command.probabilities(small_splits.x_test[:1, ..., 0])
+        assert not command._forwards[(1, 28, 28, 1)].xla  # noqa: SLF001
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="XLA via TensorFlow")
+def test_a_model_xla_cannot_compile_is_predicted_through_the_plain_graph():
+    import tensorflow as tf
+
+    from model.backend import compiled_forward, keras
+
+    k = keras()
+
+    class HostDoubling(k.layers.Layer):  # a NumPy call inside the graph: XLA cannot compile it
+        def call(self, x):
+            doubled = tf.numpy_function(lambda a: a * 2, [x], tf.float32)
+            return tf.ensure_shape(doubled, x.shape)
+
+    model = k.Sequential([k.Input((28, 28, 1)), HostDoubling(), k.layers.Flatten(), k.layers.Dense(10)])
+    image = np.random.default_rng(0).random((1, 28, 28, 1)).astype(np.float32)
+    forward = compiled_forward(model, (1, 28, 28, 1), xla=True)
+    assert not forward.xla
+    np.testing.assert_allclose(forward(image), model.predict_on_batch(image), atol=1e-5)
+
+
 def test_one_drawing_follows_weights_set_after_the_first_prediction(small_splits):
     """The window's epoch snapshots set new weights into the model a predictor already traced."""
     trained, fresh = architectures.get("seed").build(), architectures.get("seed").build()
@@ -101,7 +141,7 @@ def test_the_keras_fallback_predicts_the_same(predictor, small_splits, monkeypat
     """Off TensorFlow ``compiled_forward`` returns None and the predictor uses ``predict_on_batch``."""
     import model.backend
 
-    monkeypatch.setattr(model.backend, "compiled_forward", lambda network, shape: None)
+    monkeypatch.setattr(model.backend, "compiled_forward", lambda network, shape, xla=False: None)
     fallback = Predictor(predictor.model)
     images = small_splits.x_test[:5, ..., 0]
     for image in images:
