@@ -1,4 +1,4 @@
-"""Where a recipe first scores 99.0 %: ``train_on_batch`` loops over one seeded data order, test accuracy every few steps.
+"""Where a recipe first scores 99.0 %: ``train_on_batch`` loops over seeded data, test accuracy every few steps.
 
 Not the app's path (``time_to_99`` measures that) and not part of the suite: a
 quick way to compare recipes for an architecture by where, in epochs, each
