@@ -206,17 +206,24 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     """MNIST test accuracy and loss (and the confusion matrix): one path, ``model.evaluation``."""
     from model.data import load_mnist, to_float
-    from model.evaluation import evaluate_model, format_confusion
+    from model.evaluation import cross_entropy, evaluate_model, format_confusion
+    from model.inference import apply_temperature
 
     if args.strokes is not None:
         return _evaluate_drawings(args)
     loaded = _load_model(args.model)
     raw = load_mnist(args.data)
     result = evaluate_model(loaded.model, to_float(raw.x_test), raw.y_test, keep_images=False)
+    # The raw network's loss says how it was trained (labels smoothed for ``fast`` make it under-confident);
+    # with the model's temperature it is the loss of the probabilities the app shows.
+    calibrated = cross_entropy(apply_temperature(result.probabilities, loaded.temperature), raw.y_test)
     if args.json:
-        print(json.dumps(result.to_json() if args.confusion else {"accuracy": result.accuracy, "loss": result.loss}))
+        figures = result.to_json() if args.confusion else {"accuracy": result.accuracy, "loss": result.loss}
+        print(json.dumps({**figures, "calibrated_loss": calibrated, "temperature": loaded.temperature}))
         return 0
-    print(f"{loaded.describe()}: test accuracy {result.accuracy:.2%}, loss {result.loss:.4f} "
+    with_temperature = (f" ({calibrated:.4f} with its calibration, temperature {loaded.temperature:.3g})"
+                        if loaded.temperature != 1.0 else "")
+    print(f"{loaded.describe()}: test accuracy {result.accuracy:.2%}, loss {result.loss:.4f}{with_temperature} "
           f"on {len(raw.x_test)} images from {raw.source}")
     if args.confusion:
         print(format_confusion(result.confusion))

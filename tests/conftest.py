@@ -44,7 +44,9 @@ def trained_model_path(tmp_path_factory, small_splits):
 
     result = train(TrainConfig(arch="fast", epochs=2, batch_size=64, learning_rate=3e-3), small_splits)
     path = tmp_path_factory.mktemp("models") / "fast-small.keras"
-    save_model(result.model, path, new_metadata("fast", result.config.to_dict(), result.test_accuracy))
+    # saved as the app and the CLI save it: with its curves and the temperature fitted on validation
+    save_model(result.model, path, new_metadata("fast", result.config.to_dict(), result.test_accuracy,
+                                                **result.metadata_extra()))
     return path
 
 

@@ -39,7 +39,11 @@ def test_evaluate_json(trained_model_path):
     run = digits("evaluate", "--model", trained_model_path, "--json")
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
-    assert set(result) == {"accuracy", "loss"} and result["accuracy"] > 0.85
+    assert set(result) == {"accuracy", "loss", "calibrated_loss", "temperature"} and result["accuracy"] > 0.85
+    # fast trains on smoothed labels: the raw network is under-confident, its calibration sharpens it
+    assert result["temperature"] < 1 and result["calibrated_loss"] < result["loss"]
+    text = digits("evaluate", "--model", trained_model_path)
+    assert f"{result['calibrated_loss']:.4f} with its calibration" in text.stdout
 
 
 def test_predict_strokes_one_line_per_drawing_in_order(trained_model_path):
