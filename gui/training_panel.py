@@ -141,6 +141,10 @@ class TrainingPanel(QWidget):
         self.progress.setMinimumHeight(28)
         self.info_label = LiveText("ready")  # updated at each progress report: a QLabel re-laid the window out
         self.info_label.setObjectName("trainingInfo")
+        # At the window's narrowest the text needs the room more than the bar does: "epoch 10/12" on a line
+        # (it read "epoch …"), and the bar still shows "100%" with a margin.
+        self.info_label.setMinimumWidth(self.info_label.fontMetrics().horizontalAdvance("epoch 10/12"))
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance("0100%0"))
 
         inner = QWidget()
         inner.setLayout(self._settings_layout())
@@ -324,8 +328,10 @@ class TrainingPanel(QWidget):
         self.plots.add_batch(p)
         self.progress.setValue(round(1000 * p.fraction_done))
         if self.stop_button.isEnabled():
-            self.info_label.setText(f"epoch {p.epoch}/{p.epochs} · {p.samples_per_second:,.0f} samples/s · "
-                                    f"ETA {format_duration(p.eta_seconds)}")
+            epoch, eta = f"epoch {p.epoch}/{p.epochs}", f"ETA {format_duration(p.eta_seconds)}"
+            # Narrow, the speed gives way first, then the ETA; the epoch stays (the rest is the tooltip).
+            self.info_label.setText(f"{epoch} · {p.samples_per_second:,.0f} samples/s · {eta}",
+                                    shorter=(f"{epoch} · {eta}", epoch, f"{p.epoch}/{p.epochs}"))
         self.batch_ended.emit(p)
 
     @Slot(object)

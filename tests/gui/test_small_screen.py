@@ -1,4 +1,4 @@
-"""The window on a 1366 x 768 laptop (a classroom's usual screen) and on a 1400 x 900 one."""
+"""The window on a 1366 x 768 laptop (a classroom's usual screen), on a 1400 x 900 one, and at its narrowest."""
 # ruff: noqa: F811 - the fixtures imported from gui_helpers are arguments of the tests below
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from PySide6.QtWidgets import QAbstractScrollArea
 from gui.main_window import first_launch_size
 from gui.prediction_panel import DIGIT_INK, DIGIT_PIXELS, PREVIEW_MIN, PREVIEW_SIDE, PredictedDigit
 from gui.screenshots import spin
+from model.progress import BatchProgress
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 LAPTOP = (1366, 700)  # 768 less a taskbar and a title bar
+NARROW = (937, 700)  # the window's minimum width before the progress text took room from the bar
 
 
 def _laid_out(window, width: int, height: int) -> None:
@@ -147,3 +149,24 @@ def test_a_first_launch_on_a_1366_by_768_screen_opens_whole(tmp_path):
     assert seen["minimum"][1] <= seen["size"][1]
     assert seen["dock"] >= seen["dock_minimum"]
     assert seen["side_by_side"] and seen["preview"] == PREVIEW_SIDE and seen["digit"] == DIGIT_PIXELS
+
+
+@pytest.mark.parametrize(("size", "epoch", "epochs"), [(NARROW, 3, 4), ("minimum", 10, 12), ((1400, 900), 10, 12)])
+def test_the_progress_text_keeps_the_epoch_in_view(make_window, size, epoch, epochs):
+    """At the window's narrowest it read "epoch …"; the samples per second and the ETA give way first."""
+    window = make_window(wait_ready=False)
+    _laid_out(window, *(size if size != "minimum" else (window.minimumSizeHint().width(), NARROW[1])))
+    panel = window.training_panel
+    panel.stop_button.setEnabled(True)  # as while a run is under way
+    panel._on_batch(BatchProgress(epoch, epochs, 5, 10, loss=0.3, accuracy=0.9,  # noqa: SLF001
+                                  samples_per_second=1234.0, eta_seconds=75.0))
+    spin(50)
+    info = panel.info_label
+    full = f"epoch {epoch}/{epochs} · 1,234 samples/s · ETA 1:15"
+    assert info.text() == full
+    assert f"epoch {epoch}/{epochs}" in info.shown_text() and "…" not in info.shown_text()
+    if size == (1400, 900):
+        assert info.shown_text() == full
+    else:
+        assert info.toolTip() == full  # the rest, on hovering
+    assert _whole(panel.progress) and panel.progress.text().endswith("%")  # the bar that gave the room
