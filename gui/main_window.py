@@ -25,6 +25,7 @@ from gui.insight import install_insight
 from gui.model_loader import LOADING, MISSING, READY, ModelManager
 from gui.prediction_panel import PredictionPanel
 from gui.run_history import install_run_history
+from gui.status_bar import StatusBar
 from gui.style import base_font, scaled_font
 from gui.training_panel import TrainingPanel
 from model import paths
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.show_error = show_error if show_error is not None else self._error_box
         self.last_error: str | None = None
         self.last_shown = None  # the ShownPrediction on screen
+        self._trained = None  # the LoadedModel of the last run, which the window adopts
         self._closed = False
         # Set by gui.app.run_app: the process ends when this window closes, so closing need not wait for
         # the inference thread (see closeEvent). Windows built for tests leave it False and join every thread.
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
                                        | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
 
+        self.setStatusBar(StatusBar(self))  # messages elided at a word, short of the model label
         self.model_label = QLabel()
         self.model_label.setObjectName("modelStatus")
         self.model_label.setAccessibleName("Active model")
@@ -380,7 +383,12 @@ class MainWindow(QMainWindow):
         accuracy = ("accuracy unknown" if loaded.test_accuracy is None
                     else f"{loaded.test_accuracy:.2%} test accuracy")
         self.model_label.setText(f"Model: {loaded.name} · {loaded.arch} · {accuracy}")
-        self.statusBar().showMessage(f"using {loaded.describe()}", 5000)
+        # The label says which model; the message, only what the label does not: the file it came from.
+        # A model just trained keeps the run's message (its epochs, accuracy and file).
+        if loaded is self._trained:
+            self._trained = None  # not kept: the window holds no model it no longer uses
+        elif loaded.path is not None:
+            self.statusBar().showMessage(f"opened {loaded.path.name} from {loaded.path.parent}", 5000)
         self._update_model_actions()
 
     def _update_model_actions(self) -> None:
@@ -482,6 +490,7 @@ class MainWindow(QMainWindow):
             self.report_error(f"{outcome.save_error.rstrip('.')}; the trained model is in use but not saved: "
                               "File > Save model as keeps it elsewhere.")
         if outcome.loaded is not None:
+            self._trained = outcome.loaded
             self.models.adopt_trained(outcome.loaded)
         else:
             self.models.training_ended()

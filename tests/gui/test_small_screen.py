@@ -151,6 +151,48 @@ def test_a_first_launch_on_a_1366_by_768_screen_opens_whole(tmp_path):
     assert seen["side_by_side"] and seen["preview"] == PREVIEW_SIDE and seen["digit"] == DIGIT_PIXELS
 
 
+def _ink_columns(widget, left: int, right: int) -> list[int]:
+    """The columns in [left, right) of ``widget`` as painted that differ from its background at (2, middle)."""
+    image = widget.grab().toImage()
+    background = image.pixelColor(2, image.height() // 2)
+    return [x for x in range(max(0, left), right)
+            if any(image.pixelColor(x, y) != background for y in range(image.height()))]
+
+
+@pytest.mark.parametrize("size", [NARROW, "minimum"])
+def test_when_narrow_a_status_message_ends_at_a_word_short_of_the_model_label(make_window, size):
+    """It was cut mid-letter where the label began: "...81.60% on MNModel: seed-...", the two run together."""
+    window = make_window(wait_ready=False)
+    _laid_out(window, *(NARROW if size != "minimum" else (window.minimumSizeHint().width(), NARROW[1])))
+    label, bar = window.model_label, window.statusBar()
+    label.setText("Model: seed-20261129-092132 · seed · 81.60% test accuracy")  # as after a training run
+    message = ("seed-20261129-092132: trained for 2 epoch(s), 81.60% test accuracy; "
+               "saved to /home/someone/.local/share/digits/models/seed-20261129-092132.keras")
+    bar.showMessage(message, 10_000)
+    spin(50)
+    gap = label.fontMetrics().horizontalAdvance("M")
+    assert _ink_columns(bar, 0, 40), "no message painted"
+    assert _ink_columns(bar, label.x() - gap, label.x()) == []  # a gap before the label
+    shown = bar.shown_message()
+    assert shown.endswith("…") and len(shown) < len(message)
+    kept = shown[:-1]
+    assert message.startswith(kept) and message[len(kept)] in " ,;:", shown  # at a word boundary
+    assert bar.toolTip() == message  # the whole of it, on hovering
+
+    _laid_out(window, 1400, 900)
+    bar.showMessage("saved the plots to /tmp/plots.png", 10_000)
+    spin(50)
+    assert bar.shown_message() == "saved the plots to /tmp/plots.png" and bar.toolTip() == ""
+
+
+def test_a_model_change_does_not_repeat_the_model_label_in_the_status_message(make_window):
+    window = make_window()  # the model loaded at startup
+    active, message = window.models.active, window.statusBar().currentMessage()
+    assert window.model_label.text().startswith(f"Model: {active.name}")
+    assert f"{active.test_accuracy:.2%}" not in message and active.arch not in message.split()
+    assert message == f"opened {active.path.name} from {active.path.parent}"  # what the label does not say
+
+
 @pytest.mark.parametrize(("size", "epoch", "epochs"), [(NARROW, 3, 4), ("minimum", 10, 12), ((1400, 900), 10, 12)])
 def test_the_progress_text_keeps_the_epoch_in_view(make_window, size, epoch, epochs):
     """At the window's narrowest it read "epoch …"; the samples per second and the ETA give way first."""

@@ -68,6 +68,7 @@ def test_a_run_reports_progress_plots_it_and_swaps_in_the_new_model(qtbot, make_
                     timeout=30_000)
     assert paths.active_model_path() == new.path  # the CLI now uses it too, and so does the next launch
     assert new.name in window.model_label.text() and "test accuracy" in window.model_label.text()
+    assert window.statusBar().currentMessage() == outcome.message  # the run's figures, not the label's again
     qtbot.waitUntil(lambda: window.last_shown.source.startswith(f"model: {new.name}"), timeout=20_000)
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=10_000)
     assert not panel.thread_running()
