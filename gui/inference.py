@@ -74,10 +74,13 @@ class InferenceWorker(QObject):
         self._predictors: dict[int, object] = {}
         self._snapshot_models: dict[str, tuple[object, object]] = {}  # arch -> (model, predictor)
 
-    def _make_predictor(self, model, temperature: float, frozen: bool = True):
+    def _make_predictor(self, model, temperature: float, frozen: bool = True, interactive: bool = False):
+        """``interactive``: compile one drawing's graph with XLA (``Predictor``). TensorFlow keeps each
+        compiled program for the rest of the process, about 1.6 MB for the bundled model, so only models
+        a person opens get it, not every model a training run or an epoch hands over."""
         from model.inference import Predictor
 
-        predictor = Predictor(model, temperature, frozen=frozen, interactive=True)
+        predictor = Predictor(model, temperature, frozen=frozen, interactive=interactive)
         predictor.predict_input(np.zeros((28, 28), dtype=np.float32))  # trace now, not on the first stroke
         return predictor
 
@@ -89,7 +92,7 @@ class InferenceWorker(QObject):
 
             with building_model():  # building a model while another thread builds one aborted the process
                 loaded = load_model(path)
-                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
+                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature, interactive=True)
         except DigitsError as exc:
             self.load_failed.emit(key, str(exc))
             return

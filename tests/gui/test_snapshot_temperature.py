@@ -29,3 +29,22 @@ def test_epoch_snapshot_predicts_with_its_epochs_temperature(qapp, trained_model
     # The temperature really reached the prediction: sharpened (T < 1) is surer than the raw output.
     raw = Predictor(model, 1.0).predict_strokes(A_SEVEN, 280.0, 280.0)
     assert (predictions[0].confidence > raw.confidence + 1e-3) == (temperature < 1.0)
+
+
+def test_only_models_a_person_opens_are_compiled_by_xla(qapp, trained_model_path):
+    """TensorFlow keeps each XLA program for the process's life: not one per training run's model."""
+    from model.backend import keras
+
+    worker = InferenceWorker()
+    loaded_keys, failures = [], []
+    worker.loaded.connect(lambda key, _what: loaded_keys.append(key))
+    worker.load_failed.connect(lambda _key, message: failures.append(message))
+    worker.load(1, trained_model_path)  # opened: startup, File > Open, the previous model
+    worker.adopt(2, load_model(trained_model_path))  # handed over at the end of a training run
+    assert not failures and loaded_keys == [1, 2]
+    single = (1, 28, 28, 1)
+    opened, adopted = worker._predictors[1]._forwards[single], worker._predictors[2]._forwards[single]  # noqa: SLF001
+    assert opened.xla == (keras().backend.backend() == "tensorflow") and not adopted.xla
+    drawing = np.random.default_rng(2).random((28, 28)).astype(np.float32)
+    np.testing.assert_allclose(worker._predictors[1].predict_input(drawing).probabilities,  # noqa: SLF001
+                               worker._predictors[2].predict_input(drawing).probabilities, atol=2e-5)
