@@ -13,6 +13,9 @@ plots) and a second click shows them again; a hidden entry is drawn faint
 and struck through. A shared entry stands for curves of several colours
 drawn alike (every compared run's dotted training line): its sample is their
 line in the text's colour, and it is listed only while it has curves.
+
+Code finds an entry by its key (a compared run's id), never by its text:
+two runs may read alike, and a click on one must not hide the other's curves.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ HIDDEN_TIP = "Hidden: click to show these curves again"
 
 @dataclass(eq=False)
 class _Entry:
+    key: str  # unique in a legend: what code finds the entry by
     text: str
     curves: list[pg.PlotDataItem] = field(default_factory=list)  # a click hides or shows them all
     shared: bool = False  # several runs' curves, one line style: drawn in the text's colour, kept while empty
@@ -64,20 +68,32 @@ class CurveLegend(QWidget):
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
 
-    def add_curve(self, curve: pg.PlotDataItem, text: str, also: tuple[pg.PlotDataItem, ...] = ()) -> None:
+    def add_curve(self, curve: pg.PlotDataItem, text: str, also: tuple[pg.PlotDataItem, ...] = (),
+                  key: str | None = None) -> None:
         """An entry drawn with ``curve``'s pen and symbol; a click hides or shows ``curve`` and ``also``
-        (the same series in the other plot, a run's other curves)."""
-        self._entries.append(_Entry(text, [curve, *also]))
-        self._changed()
+        (the same series in the other plot, a run's other curves). ``key`` (default: ``text``) names it
+        to the methods below; a key already taken raises ``ValueError``."""
+        self._add(_Entry(text if key is None else key, text, [curve, *also]))
 
-    def add_shared(self, text: str) -> None:
+    def add_shared(self, text: str, key: str | None = None) -> None:
         """An entry for curves of several colours drawn alike (every compared run's dotted training line):
         its sample is their line in the text's colour. Empty, it is not shown; ``set_shared_curves`` fills it."""
-        self._entries.append(_Entry(text, shared=True))
+        self._add(_Entry(text if key is None else key, text, shared=True))
+
+    def _add(self, entry: _Entry) -> None:
+        if any(e.key == entry.key for e in self._entries):
+            raise ValueError(f"the legend already has an entry {entry.key!r}")
+        self._entries.append(entry)
         self._changed()
 
-    def set_shared_curves(self, text: str, curves: list[pg.PlotDataItem]) -> None:
-        entry = next(e for e in self._entries if e.shared and e.text == text)
+    def _entry(self, key: str) -> _Entry:
+        entry = next((e for e in self._entries if e.key == key), None)
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+    def set_shared_curves(self, key: str, curves: list[pg.PlotDataItem]) -> None:
+        entry = self._entry(key)
         entry.curves = list(curves)
         entry.hidden = entry.hidden and bool(curves)  # the next runs compared start shown
         self._apply_visibility()
@@ -92,20 +108,33 @@ class CurveLegend(QWidget):
         self._changed()
 
     def labels(self) -> list[str]:
+        """The listed entries' texts, left to right."""
         return [entry.text for entry in self._listed()]
 
+    def keys(self) -> list[str]:
+        """The listed entries' keys, left to right."""
+        return [entry.key for entry in self._listed()]
+
+    def text(self, key: str) -> str:
+        return self._entry(key).text
+
+    def set_text(self, key: str, text: str) -> None:
+        """A new text for entry ``key`` (a compared run that now reads like a newer one)."""
+        entry = self._entry(key)
+        if entry.text != text:
+            entry.text = text
+            self._changed()
+
     def entry_rects(self) -> dict[str, QRect]:
-        """Where each entry (sample and text) is drawn, in this widget's coordinates, by its text."""
-        return {entry.text: rect for entry, rect in zip(self._listed(), self._place(self.width()))}
+        """Where each entry (sample and text) is drawn, in this widget's coordinates, by its key."""
+        return {entry.key: rect for entry, rect in zip(self._listed(), self._place(self.width()))}
 
-    def is_hidden(self, text: str) -> bool:
-        return any(entry.hidden for entry in self._entries if entry.text == text)
+    def is_hidden(self, key: str) -> bool:
+        return self._entry(key).hidden
 
-    def set_hidden(self, text: str, hidden: bool) -> None:
-        """Hide (or show) the curves of the entry ``text``, as a click on it does."""
-        for entry in self._entries:
-            if entry.text == text:
-                self._set_hidden(entry, hidden)
+    def set_hidden(self, key: str, hidden: bool) -> None:
+        """Hide (or show) the curves of entry ``key``, as a click on it does."""
+        self._set_hidden(self._entry(key), hidden)
 
     def _set_hidden(self, entry: _Entry, hidden: bool) -> None:
         entry.hidden = hidden and bool(entry.curves)

@@ -6,12 +6,16 @@ checked run draws its per-epoch curves on the panel's plots, validation
 dashed and training dotted. The legend gives each run an entry in its colour,
 drawn as its validation curve, and the dotted lines one entry for all runs
 ("earlier runs' training"): the Compare button's tooltip was the only place
-that said what they were.
+that said what they were. Runs that would read alike there (one architecture,
+minute and accuracy) show their seconds, and a "(2)" if those match too; the
+legend knows each entry by its run's id.
 ``install_run_history(window)`` adds the File menu's export items and
 refreshes the list after every finished run.
 """
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +52,7 @@ class RunOverlay(QToolButton):
         self.plots = plots
         plots.legend.add_shared(TRAINING_KEY)  # beside the current run's entries, before the runs'
         self.runs: dict[str, history.RunRecord] = {}
+        self._labels: dict[str, str] = {}  # run id -> legend text, distinct among the history's runs
         self._shown: dict[str, dict[str, pg.PlotDataItem]] = {}  # run id -> curve name -> curve
         self._colour_of: dict[str, int] = {}
         self._menu = QMenu(self)
@@ -61,8 +66,11 @@ class RunOverlay(QToolButton):
         """Re-read the run history; shown runs that still exist stay shown."""
         records = history.list_runs()
         self.runs = {r.id: r for r in records}
+        self._labels = legend_labels(records)
         for run_id in [i for i in self._shown if i not in self.runs]:
             self.set_shown(run_id, False)
+        for run_id in self._shown:  # a new run may read like one shown: both now show their seconds
+            self.plots.legend.set_text(run_id, self._labels[run_id])
         self._menu.clear()
         for record in records:
             action = self._menu.addAction(self._menu_text(record))
@@ -149,7 +157,7 @@ class RunOverlay(QToolButton):
             curves[name] = curve
         if curves:  # one legend entry a run, drawn as its first curve (validation where recorded); a click
             first, *others = curves.values()  # on it hides or shows them all
-            self.plots.legend.add_curve(first, legend_label(record), also=tuple(others))
+            self.plots.legend.add_curve(first, self._labels[record.id], also=tuple(others), key=record.id)
         return curves
 
     def fit_x(self) -> None:
@@ -159,10 +167,26 @@ class RunOverlay(QToolButton):
         self.plots.loss_plot.setXRange(0, max(1, current, longest), padding=0.02)
 
 
-def legend_label(record: history.RunRecord) -> str:
-    """A run's legend entry, short: ``mlp 05-01 14:03, 98.1%``."""
+def legend_label(record: history.RunRecord, seconds: bool = False) -> str:
+    """A run's legend entry, short: ``mlp 05-01 14:03, 98.1%`` (``14:03:27`` with ``seconds``)."""
     acc = f", {record.test_accuracy:.1%}" if record.test_accuracy is not None else ""
-    return f"{record.arch}{' ft' if record.kind == 'finetune' else ''} {record.date[5:16].replace('T', ' ')}{acc}"
+    when = record.date[5:19 if seconds else 16].replace("T", " ")
+    return f"{record.arch}{' ft' if record.kind == 'finetune' else ''} {when}{acc}"
+
+
+def legend_labels(records: Iterable[history.RunRecord]) -> dict[str, str]:
+    """Each run's legend entry by run id, no two alike: ``legend_label``, with the seconds where two
+    runs would read alike (one architecture, minute and accuracy), and " (2)", " (3)"... after the
+    later of runs that still do (saved in one second)."""
+    records = sorted(records, key=lambda r: (r.date, r.id))
+    short = Counter(legend_label(r) for r in records)
+    labels = {r.id: legend_label(r, seconds=short[legend_label(r)] > 1) for r in records}
+    seen: Counter[str] = Counter()
+    for run_id, label in labels.items():
+        seen[label] += 1
+        if seen[label] > 1:
+            labels[run_id] = f"{label} ({seen[label]})"
+    return labels
 
 
 def grab_plots(plots) -> QPixmap:

@@ -27,7 +27,6 @@ def _record(tiny_results):
 
 
 def test_checking_a_run_overlays_its_curves_and_unchecking_removes_them(qtbot, tiny_results):
-    from gui.run_history import legend_label
     from gui.training_panel import TrainingPanel
 
     panel = TrainingPanel()
@@ -51,13 +50,13 @@ def test_checking_a_run_overlays_its_curves_and_unchecking_removes_them(qtbot, t
         np.testing.assert_allclose(y, np.asarray(record.history[name]) * scale)
     loss_plot = panel.plots.loss_plot.getPlotItem()
     assert len(loss_plot.listDataItems()) == loss_items + 2
-    assert panel.plots.legend.labels().count(legend_label(record)) == 1  # one entry a run
+    assert panel.plots.legend.keys().count(record.id) == 1  # one entry a run
     assert panel.plots.loss_plot.viewRange()[0][1] >= 3  # the axis widened to the 3-epoch run
 
     action.trigger()  # unchecks it
     assert overlay.shown_ids() == [] and not action.isChecked()
     assert len(loss_plot.listDataItems()) == loss_items
-    assert legend_label(record) not in panel.plots.legend.labels()
+    assert record.id not in panel.plots.legend.keys()
 
 
 def test_exports_write_a_png_of_the_plots_and_the_latest_runs_csv(make_window, tiny_results, tmp_path):  # noqa: F811

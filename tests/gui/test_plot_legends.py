@@ -53,8 +53,8 @@ def _in_window(widget: QWidget, rect: QRect) -> QRect:
 
 
 def _legend_entries(plots) -> dict[str, QRect]:
-    """Every legend entry shown with the plots, by its text, in the window's coordinates: pyqtgraph
-    legends inside either plot as well as the legend row, so that one inside a plot is caught."""
+    """Every legend entry shown with the plots, in the window's coordinates: pyqtgraph legends inside
+    either plot (by text) as well as the legend row (by key: a run's id), so that one inside a plot is caught."""
     entries = {}
     for plot in (plots.loss_plot, plots.accuracy_plot):
         legend = plot.getPlotItem().legend
@@ -62,7 +62,7 @@ def _legend_entries(plots) -> dict[str, QRect]:
             scene_rect = sample.sceneBoundingRect().united(label.sceneBoundingRect())
             entries[label.text] = _in_window(plot.viewport(), plot.mapFromScene(scene_rect).boundingRect())
     for legend in plots.findChildren(QWidget, "curveLegend"):
-        entries.update({text: _in_window(legend, rect) for text, rect in legend.entry_rects().items()})
+        entries.update({key: _in_window(legend, rect) for key, rect in legend.entry_rects().items()})
     return entries
 
 
@@ -75,8 +75,6 @@ def _view_boxes(plots) -> dict[str, QRect]:
 
 @pytest.mark.parametrize("size", ["minimum", (1400, 900)])
 def test_legends_never_cover_the_curves_and_name_every_compared_run(make_window, size):
-    from gui.run_history import legend_label
-
     records = _earlier_runs(2)
     window = make_window(wait_ready=False)
     minimum = window.minimumSizeHint()
@@ -93,8 +91,7 @@ def test_legends_never_cover_the_curves_and_name_every_compared_run(make_window,
     boxes = _view_boxes(plots)
     covering = [(text, plot) for text, rect in entries.items() for plot, box in boxes.items() if rect.intersects(box)]
     assert covering == []
-    labels = [legend_label(record) for record in records]
-    assert set(BASE_LABELS + labels) <= set(entries)
+    assert set(BASE_LABELS + [record.id for record in records]) <= set(entries)
 
     from gui.curve_legend import SAMPLE_GAP, SAMPLE_WIDTH
     from gui.plots import PLOT_MIN_HEIGHT, SQUEEZED_PLOT_MIN_HEIGHT
@@ -102,7 +99,8 @@ def test_legends_never_cover_the_curves_and_name_every_compared_run(make_window,
     legend = plots.legend
     shown = legend.visibleRegion().boundingRect()
     metrics = QFontMetrics(legend.font())
-    for text, rect in legend.entry_rects().items():
+    for key, rect in legend.entry_rects().items():
+        text = legend.text(key)
         assert legend.isVisible() and shown.contains(rect), text  # not clipped by the plots below it
         assert rect.width() >= SAMPLE_WIDTH + SAMPLE_GAP + metrics.horizontalAdvance(text), text  # not elided
     # The legend's extra lines come out of the plots, not the window's minimum.
@@ -217,10 +215,10 @@ def _visible_curves(plots) -> set:
             for item in plot.getPlotItem().listDataItems() if item.isVisible()}
 
 
-def _click(qtbot, legend, text: str) -> None:
+def _click(qtbot, legend, key: str) -> None:
     from PySide6.QtCore import Qt
 
-    qtbot.mouseClick(legend, Qt.MouseButton.LeftButton, pos=legend.entry_rects()[text].center())
+    qtbot.mouseClick(legend, Qt.MouseButton.LeftButton, pos=legend.entry_rects()[key].center())
 
 
 def _tool_tip(legend, pos) -> str:
@@ -241,7 +239,7 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
 
-    from gui.run_history import TRAINING_KEY, legend_label
+    from gui.run_history import TRAINING_KEY
 
     records = _earlier_runs(2)
     window = make_window(wait_ready=False)
@@ -257,35 +255,35 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
     stands_for = {
         "training (smoothed)": {plots.curve("loss"), plots.curve("accuracy")},
         "validation": {plots.curve("val_loss"), plots.curve("val_accuracy")},
-        legend_label(records[0]): set(runs[0].values()),
-        legend_label(records[1]): set(runs[1].values()),
+        records[0].id: set(runs[0].values()),
+        records[1].id: set(runs[1].values()),
         TRAINING_KEY: {run[name] for run in runs for name in ("loss", "accuracy")},
     }
-    assert set(legend.labels()) == set(stands_for)
+    assert set(legend.keys()) == set(stands_for)
     # The dotted lines' entry is drawn in the text's colour: it is no one run's.
     from gui.curve_legend import SAMPLE_WIDTH
 
-    key = legend.entry_rects()[TRAINING_KEY]
-    key_sample = legend.grab(QRect(key.topLeft(), QSize(SAMPLE_WIDTH, key.height()))).toImage()
+    shared = legend.entry_rects()[TRAINING_KEY]
+    key_sample = legend.grab(QRect(shared.topLeft(), QSize(SAMPLE_WIDTH, shared.height()))).toImage()
     assert _has_colour(key_sample, legend.palette().color(QPalette.ColorRole.WindowText))
     assert not _has_colour(key_sample, runs[0]["loss"].opts["pen"].color())
     everything = _visible_curves(plots)
     assert set().union(*stands_for.values()) <= everything
 
-    for text, curves in stands_for.items():
-        shown_look = legend.grab(legend.entry_rects()[text]).toImage()
-        _click(qtbot, legend, text)
-        assert legend.is_hidden(text), text
-        assert _visible_curves(plots) == everything - curves, text  # its curves, in both plots, and no other
-        assert legend.grab(legend.entry_rects()[text]).toImage() != shown_look, text  # drawn faint
-        _click(qtbot, legend, text)
-        assert not legend.is_hidden(text) and _visible_curves(plots) == everything, text
+    for key, curves in stands_for.items():
+        shown_look = legend.grab(legend.entry_rects()[key]).toImage()
+        _click(qtbot, legend, key)
+        assert legend.is_hidden(key), key
+        assert _visible_curves(plots) == everything - curves, key  # its curves, in both plots, and no other
+        assert legend.grab(legend.entry_rects()[key]).toImage() != shown_look, key  # drawn faint
+        _click(qtbot, legend, key)
+        assert not legend.is_hidden(key) and _visible_curves(plots) == everything, key
 
     # A curve shows while no entry that stands for it is hidden: a run shown again keeps its training
     # hidden while the earlier runs' training is.
     _click(qtbot, legend, TRAINING_KEY)
-    _click(qtbot, legend, legend_label(records[0]))
-    _click(qtbot, legend, legend_label(records[0]))
+    _click(qtbot, legend, records[0].id)
+    _click(qtbot, legend, records[0].id)
     assert _visible_curves(plots) == everything - stands_for[TRAINING_KEY]
 
     # The pointing hand and a tip that says what a click does, over the entries only.
@@ -303,7 +301,7 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
 
     # A new run shows everything again.
     plots.reset(3)
-    assert not any(legend.is_hidden(text) for text in stands_for)
+    assert not any(legend.is_hidden(key) for key in stands_for)
     assert _visible_curves(plots) == everything
 
 
@@ -338,3 +336,76 @@ def test_a_hidden_curve_no_longer_sets_the_y_range_and_clearing_the_comparison_f
     overlay.set_shown(records[0].id, True)
     assert not plots.legend.is_hidden(TRAINING_KEY)
     assert all(curve.isVisible() for curve in overlay.curves(records[0].id).values())
+
+
+def _alike_runs() -> list:
+    """Three seed runs, not yet saved, that the legend's short label cannot tell apart ("seed 11-29 09:21,
+    81.6%"), the last two from the same second."""
+    from model import history
+
+    records = []
+    for seconds, accuracy, loss in (("05", 0.8161, 0.5), ("48", 0.8158, 0.6), ("48", 0.8164, 0.7)):
+        record = history.RunRecord(
+            arch="seed", config={}, test_accuracy=accuracy, test_loss=loss,
+            history={"loss": [1.2, loss], "accuracy": [0.6, 0.8], "val_loss": [0.9, loss + 0.05],
+                     "val_accuracy": [0.7, 0.81]},
+            train_seconds=10.0, epochs_completed=2, date=f"2026-11-29T09:21:{seconds}+00:00")
+        records.append(record)
+    return records
+
+
+def test_runs_that_read_alike_get_distinct_entries_and_a_click_hides_only_its_own_run(qtbot):
+    from gui.run_history import legend_label
+    from gui.training_panel import TrainingPanel
+    from model import history
+
+    records = _alike_runs()
+    assert len({legend_label(record) for record in records}) == 1
+    for record in records:
+        history.save_run(record)
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1100, 330)
+    panel.show()
+    qtbot.waitExposed(panel)
+    plots, overlay = panel.plots, panel.compare_button
+    overlay.refresh()
+    for record in records:
+        overlay.set_shown(record.id, True)
+    spin(50)
+    runs = plots.legend.labels()[len(BASE_LABELS) + 1:]  # after the current run's and the dotted lines' entries
+    assert len(runs) == len(set(runs)) == 3, runs
+    assert {text[:len("seed 11-29 09:21:05")] for text in runs} == {"seed 11-29 09:21:05", "seed 11-29 09:21:48"}
+    assert sum(text.endswith(" (2)") for text in runs) == 1  # the two of one second
+
+    legend = plots.legend
+    rects = legend.entry_rects()
+    assert len({rects[record.id].topLeft().toTuple() for record in records}) == 3
+    everything = _visible_curves(plots)
+    for record in records:
+        own = set(overlay.curves(record.id).values())
+        _click(qtbot, legend, record.id)
+        assert legend.is_hidden(record.id)
+        assert _visible_curves(plots) == everything - own, legend.text(record.id)
+        assert [legend.is_hidden(other.id) for other in records if other is not record] == [False, False]
+        _click(qtbot, legend, record.id)
+        assert _visible_curves(plots) == everything
+
+
+def test_a_run_that_comes_to_read_like_a_shown_one_renames_it(qtbot):
+    """The shown run's entry gains its seconds when a newer run with the same short label is saved."""
+    from gui.training_panel import TrainingPanel
+    from model import history
+
+    first, second, _ = _alike_runs()
+    history.save_run(first)
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    overlay = panel.compare_button
+    overlay.refresh()
+    overlay.set_shown(first.id, True)
+    assert panel.plots.legend.text(first.id) == "seed 11-29 09:21, 81.6%"
+    history.save_run(second)
+    overlay.refresh()  # as after a finished run
+    assert panel.plots.legend.text(first.id) == "seed 11-29 09:21:05, 81.6%"
+
