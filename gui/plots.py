@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget
 
@@ -124,6 +124,8 @@ class _Series:
 
 
 class TrainingPlots(QWidget):
+    restyled = Signal()  # apply_palette gave the curves the palette's colours: earlier runs' overlays follow
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("trainingPlots")
@@ -232,6 +234,7 @@ class TrainingPlots(QWidget):
             if name.startswith("val_"):
                 curve.setSymbolBrush(pg.mkBrush(colour))
                 curve.setSymbolPen(pg.mkPen(background, width=1.5))
+        self.restyled.emit()
         self.legend.setFont(tick_font)
         self.legend.update()  # its samples are drawn with the curves' new pens
 

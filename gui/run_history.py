@@ -8,7 +8,8 @@ drawn as its validation curve, and the dotted lines one entry for all runs
 ("earlier runs' training"): the Compare button's tooltip was the only place
 that said what they were. Runs that would read alike there (one architecture,
 minute and accuracy) show their seconds, and a "(2)" if those match too; the
-legend knows each entry by its run's id.
+legend knows each entry by its run's id. A run's colours follow the theme, as
+the current run's do.
 ``install_run_history(window)`` adds the File menu's export items and
 refreshes the list after every finished run.
 """
@@ -59,6 +60,7 @@ class RunOverlay(QToolButton):
         self._menu.setObjectName("compareRunsMenu")
         self._menu.triggered.connect(lambda action: self.set_shown(action.data(), action.isChecked()))
         self.setMenu(self._menu)
+        plots.restyled.connect(self._restyle)
         self.refresh()
 
     @Slot()
@@ -133,26 +135,22 @@ class RunOverlay(QToolButton):
     def _plot_for(self, name: str) -> pg.PlotWidget:
         return self.plots.loss_plot if name.endswith("loss") else self.plots.accuracy_plot
 
+    def _colour(self, run_id: str) -> QColor:
+        """Run ``run_id``'s colour in the plots' theme."""
+        palette = _DARK if is_dark(self.plots.palette()) else _LIGHT
+        return QColor(palette[self._colour_of[run_id] % len(palette)])
+
     def _add_curves(self, record: history.RunRecord) -> dict[str, pg.PlotDataItem]:
         taken = set(self._colour_of.values())
-        index = next(i for i in range(len(self._colour_of) + 1) if i not in taken)
-        self._colour_of[record.id] = index
-        palette = _DARK if is_dark(self.plots.palette()) else _LIGHT
-        colour = QColor(palette[index % len(palette)])
+        self._colour_of[record.id] = next(i for i in range(len(self._colour_of) + 1) if i not in taken)
+        colour = self._colour(record.id)
         curves = {}
         for name, _plot, scale in _CURVES:
             values = np.asarray([np.nan if v is None else v for v in record.history.get(name) or []], float)
             if not np.isfinite(values).any():
                 continue  # not recorded (a run without validation, an old record)
-            validation = name.startswith("val_")
-            pen = pg.mkPen(colour, width=2.5 if validation else 1.5,
-                           style=Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine)
-            curve = self._plot_for(name).plot(pen=pen, connect="finite")
-            if validation:
-                curve.setSymbol("t")
-                curve.setSymbolSize(8)
-                curve.setSymbolBrush(pg.mkBrush(colour))
-                curve.setSymbolPen(pg.mkPen(colour))
+            curve = self._plot_for(name).plot(connect="finite")
+            _style(curve, name, colour)
             curve.setData(np.arange(1, len(values) + 1, dtype=float), values * scale)
             curves[name] = curve
         if curves:  # one legend entry a run, drawn as its first curve (validation where recorded); a click
@@ -160,11 +158,31 @@ class RunOverlay(QToolButton):
             self.plots.legend.add_curve(first, self._labels[record.id], also=tuple(others), key=record.id)
         return curves
 
+    @Slot()
+    def _restyle(self) -> None:
+        """The shown runs' curves in the new theme's colours (the legend draws its samples from them)."""
+        for run_id, curves in self._shown.items():
+            colour = self._colour(run_id)
+            for name, curve in curves.items():
+                _style(curve, name, colour)
+
     def fit_x(self) -> None:
         """Widen the shared epoch axis to the longest shown run (never narrower than the current run's)."""
         current = self.plots.epochs
         longest = max((len(c.xData) for curves in self._shown.values() for c in curves.values()), default=0)
         self.plots.loss_plot.setXRange(0, max(1, current, longest), padding=0.02)
+
+
+def _style(curve: pg.PlotDataItem, name: str, colour: QColor) -> None:
+    """A compared run's look: validation dashed with triangles, training dotted, all in its colour."""
+    validation = name.startswith("val_")
+    curve.setPen(pg.mkPen(colour, width=2.5 if validation else 1.5,
+                          style=Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine))
+    if validation:
+        curve.setSymbol("t")
+        curve.setSymbolSize(8)
+        curve.setSymbolBrush(pg.mkBrush(colour))
+        curve.setSymbolPen(pg.mkPen(colour))
 
 
 def legend_label(record: history.RunRecord, seconds: bool = False) -> str:

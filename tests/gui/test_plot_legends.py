@@ -409,3 +409,36 @@ def test_a_run_that_comes_to_read_like_a_shown_one_renames_it(qtbot):
     overlay.refresh()  # as after a finished run
     assert panel.plots.legend.text(first.id) == "seed 11-29 09:21:05, 81.6%"
 
+
+def test_compared_runs_follow_the_theme(qtbot):
+    from gui.curve_legend import SAMPLE_WIDTH
+    from gui.run_history import _DARK, _LIGHT
+    from gui.style import dark_palette, is_dark
+    from gui.training_panel import TrainingPanel
+
+    records = _earlier_runs(2)
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1100, 330)
+    panel.show()
+    qtbot.waitExposed(panel)
+    plots, overlay = panel.plots, panel.compare_button
+    overlay.refresh()
+    for record in records:
+        overlay.set_shown(record.id, True)
+    light = panel.palette()
+    assert not is_dark(light)
+    for palette, colours in ((light, _LIGHT), (dark_palette(), _DARK), (light, _LIGHT)):
+        panel.setPalette(palette)  # as a change of the application's theme reaches it
+        spin(20)
+        other = _DARK if colours is _LIGHT else _LIGHT
+        for index, record in enumerate(records):
+            colour = QColor(colours[index])
+            for name, curve in overlay.curves(record.id).items():
+                assert curve.opts["pen"].color() == colour, (name, curve.opts["pen"].color().name())
+                if name.startswith("val_"):
+                    assert curve.opts["symbolBrush"].color() == colour, name
+            entry = plots.legend.entry_rects()[record.id]  # its sample is drawn with the curve's new pen
+            sample = plots.legend.grab(QRect(entry.topLeft(), QSize(SAMPLE_WIDTH, entry.height()))).toImage()
+            assert _has_colour(sample, colour, tolerance=10), colour.name()
+            assert not _has_colour(sample, QColor(other[index]), tolerance=10), other[index]
