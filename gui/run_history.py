@@ -16,7 +16,7 @@ refreshes the list after every finished run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +74,9 @@ class RunOverlay(QToolButton):
         for run_id in self._shown:  # a new run may read like one shown: both now show their seconds
             self.plots.legend.set_text(run_id, self._labels[run_id])
         self._menu.clear()
+        texts = menu_texts(records)
         for record in records:
-            action = self._menu.addAction(self._menu_text(record))
+            action = self._menu.addAction(texts[record.id])
             action.setCheckable(True)
             action.setChecked(record.id in self._shown)
             action.setData(record.id)
@@ -85,11 +86,6 @@ class RunOverlay(QToolButton):
             self._menu.addSeparator()
             self._menu.addAction("Hide all", self.hide_all).setEnabled(bool(self._shown))
         self.setEnabled(bool(records))
-
-    @staticmethod
-    def _menu_text(record: history.RunRecord) -> str:
-        epochs = f"{record.epochs_completed} epoch{'s' if record.epochs_completed != 1 else ''}"
-        return f"{record.label} · {epochs}{' (stopped)' if record.stopped else ''}"
 
     def shown_ids(self) -> list[str]:
         return list(self._shown)
@@ -193,12 +189,32 @@ def legend_label(record: history.RunRecord, seconds: bool = False) -> str:
 
 
 def legend_labels(records: Iterable[history.RunRecord]) -> dict[str, str]:
-    """Each run's legend entry by run id, no two alike: ``legend_label``, with the seconds where two
-    runs would read alike (one architecture, minute and accuracy), and " (2)", " (3)"... after the
-    later of runs that still do (saved in one second)."""
+    """Each run's legend entry by run id, no two alike (``distinct_labels`` of ``legend_label``)."""
+    return distinct_labels(records, legend_label)
+
+
+def menu_text(record: history.RunRecord, seconds: bool = False) -> str:
+    """A run in Compare with… and the export dialog: ``fast 2024-05-01 14:03, 99.12% · 2 epochs``."""
+    acc = f", {record.test_accuracy:.2%}" if record.test_accuracy is not None else ""
+    when = record.date[:19 if seconds else 16].replace("T", " ")
+    epochs = f"{record.epochs_completed} epoch{'s' if record.epochs_completed != 1 else ''}"
+    return (f"{record.arch}{' (fine-tuned)' if record.kind == 'finetune' else ''} {when}{acc} · {epochs}"
+            f"{' (stopped)' if record.stopped else ''}")
+
+
+def menu_texts(records: Iterable[history.RunRecord]) -> dict[str, str]:
+    """Each run's ``menu_text`` by run id, no two alike: the export dialog finds the run by its text."""
+    return distinct_labels(records, menu_text)
+
+
+def distinct_labels(records: Iterable[history.RunRecord],
+                    label: Callable[[history.RunRecord, bool], str]) -> dict[str, str]:
+    """Each run's ``label(record, seconds)`` by run id, no two alike: without the seconds, with them
+    where two runs would read alike (one architecture, minute and accuracy), and " (2)", " (3)"... after
+    the later of runs that still do (saved in one second)."""
     records = sorted(records, key=lambda r: (r.date, r.id))
-    short = Counter(legend_label(r) for r in records)
-    labels = {r.id: legend_label(r, seconds=short[legend_label(r)] > 1) for r in records}
+    short = Counter(label(r, False) for r in records)
+    labels = {r.id: label(r, short[label(r, False)] > 1) for r in records}
     seen: Counter[str] = Counter()
     for run_id, label in labels.items():
         seen[label] += 1
@@ -267,7 +283,8 @@ class RunHistoryActions(QObject):
         if not runs:
             self.window.report_error("There are no runs in the history yet: train a model first.")
             return
-        labels = [RunOverlay._menu_text(r) for r in runs]  # noqa: SLF001
+        texts = menu_texts(runs)
+        labels = [texts[r.id] for r in runs]
         label, ok = QInputDialog.getItem(self.window, "Export run history", "Run:", labels, 0, False)
         if not ok:
             return

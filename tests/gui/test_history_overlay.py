@@ -83,3 +83,32 @@ def test_exports_write_a_png_of_the_plots_and_the_latest_runs_csv(make_window, t
 
     chosen = actions.export_csv(tmp_path / "first.csv", records[0].id)
     assert len(chosen.read_text().splitlines()) == 1 + records[0].epochs_completed
+
+
+def test_runs_that_read_alike_get_distinct_menu_items_and_the_export_dialog_writes_the_chosen_one(
+        make_window, tmp_path, monkeypatch):  # noqa: F811
+    """Two seed runs of one minute and accuracy read alike in Compare with… and the export dialog,
+    which found the chosen run by its text: it exported the newer whichever was chosen."""
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from model import history
+
+    records = [history.RunRecord(
+        arch="seed", config={}, test_accuracy=0.93, test_loss=0.3, train_seconds=5.0, epochs_completed=1,
+        history={"loss": [loss], "accuracy": [0.9], "val_loss": [loss], "val_accuracy": [0.93]},
+        date=f"2026-11-29T09:55:{seconds}+00:00") for seconds, loss in (("12", 0.25), ("46", 0.35))]
+    for record in records:
+        history.save_run(record)
+    window = make_window(wait_ready=False)
+    overlay = window.training_panel.compare_button
+    overlay.refresh()
+    texts = [a.text() for a in overlay.menu().actions() if a.isCheckable()]
+    assert len(set(texts)) == 2, texts
+    assert texts == ["seed 2026-11-29 09:55:46, 93.00% · 1 epoch", "seed 2026-11-29 09:55:12, 93.00% · 1 epoch"]
+
+    older = records[0]
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *args: (texts[1], True))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(tmp_path / "chosen.csv"), ""))
+    window.run_history.export_csv_action.trigger()
+    rows = list(csv.reader((tmp_path / "chosen.csv").read_text().splitlines()))
+    assert float(rows[1][1]) == pytest.approx(older.history["loss"][0])
