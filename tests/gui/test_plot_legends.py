@@ -82,9 +82,7 @@ def test_legends_never_cover_the_curves_and_name_every_compared_run(make_window,
     panel = window.training_panel
     plots = panel.plots
     overlay = panel.compare_button
-    overlay.refresh()
-    for record in records:
-        overlay.set_shown(record.id, True)
+    _compare(overlay, records)
     spin(100)
 
     entries = _legend_entries(plots)
@@ -171,9 +169,7 @@ def test_the_y_axis_labels_show_whole_beside_compared_runs(make_window, size):
     minimum = window.minimumSizeHint()
     _laid_out(window, *((minimum.width(), minimum.height()) if size == "minimum" else size))
     overlay = window.training_panel.compare_button
-    overlay.refresh()
-    for record in records:
-        overlay.set_shown(record.id, True)
+    _compare(overlay, records)
     spin(100)
 
     plots = window.training_panel.plots
@@ -245,9 +241,7 @@ def test_clicking_a_legend_entry_hides_its_curves_in_both_plots_and_a_second_cli
     window = make_window(wait_ready=False)
     _laid_out(window, 937, 700)
     overlay = window.training_panel.compare_button
-    overlay.refresh()
-    for record in records:
-        overlay.set_shown(record.id, True)
+    _compare(overlay, records)
     spin(100)
     plots = window.training_panel.plots
     legend = plots.legend
@@ -309,15 +303,9 @@ def test_a_hidden_curve_no_longer_sets_the_y_range_and_clearing_the_comparison_f
     from types import SimpleNamespace
 
     from gui.run_history import TRAINING_KEY
-    from gui.training_panel import TrainingPanel
 
     records = _earlier_runs(1)
-    panel = TrainingPanel()
-    qtbot.addWidget(panel)
-    panel.resize(900, 300)
-    panel.show()
-    qtbot.waitExposed(panel)
-    plots, overlay = panel.plots, panel.compare_button
+    panel, plots, overlay = _shown_panel(qtbot, 900, 300)
     plots.reset(2)
     for position, loss in ((0.1, 2.3), (0.5, 0.4), (1.0, 0.3)):
         plots.add_batch(SimpleNamespace(position=position, loss=loss, accuracy=0.9))
@@ -338,6 +326,25 @@ def test_a_hidden_curve_no_longer_sets_the_y_range_and_clearing_the_comparison_f
     assert all(curve.isVisible() for curve in overlay.curves(records[0].id).values())
 
 
+def _compare(overlay, records) -> None:
+    """Show ``records`` in the plots, as ticking them in the Compare menu does."""
+    overlay.refresh()
+    for record in records:
+        overlay.set_shown(record.id, True)
+
+
+def _shown_panel(qtbot, width: int, height: int):
+    """A training panel on screen at ``width`` x ``height``: its plots and its Compare button."""
+    from gui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(width, height)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel, panel.plots, panel.compare_button
+
+
 def _alike_runs() -> list:
     """Three seed runs, not yet saved, that the legend's short label cannot tell apart ("seed 11-29 09:21,
     81.6%"), the last two from the same second."""
@@ -356,22 +363,14 @@ def _alike_runs() -> list:
 
 def test_runs_that_read_alike_get_distinct_entries_and_a_click_hides_only_its_own_run(qtbot):
     from gui.run_history import legend_label
-    from gui.training_panel import TrainingPanel
     from model import history
 
     records = _alike_runs()
     assert len({legend_label(record) for record in records}) == 1
     for record in records:
         history.save_run(record)
-    panel = TrainingPanel()
-    qtbot.addWidget(panel)
-    panel.resize(1100, 330)
-    panel.show()
-    qtbot.waitExposed(panel)
-    plots, overlay = panel.plots, panel.compare_button
-    overlay.refresh()
-    for record in records:
-        overlay.set_shown(record.id, True)
+    panel, plots, overlay = _shown_panel(qtbot, 1100, 330)
+    _compare(overlay, records)
     spin(50)
     runs = plots.legend.labels()[len(BASE_LABELS) + 1:]  # after the current run's and the dotted lines' entries
     assert len(runs) == len(set(runs)) == 3, runs
@@ -414,18 +413,10 @@ def test_compared_runs_follow_the_theme(qtbot):
     from gui.curve_legend import SAMPLE_WIDTH
     from gui.run_history import _DARK, _LIGHT
     from gui.style import dark_palette, is_dark
-    from gui.training_panel import TrainingPanel
 
     records = _earlier_runs(2)
-    panel = TrainingPanel()
-    qtbot.addWidget(panel)
-    panel.resize(1100, 330)
-    panel.show()
-    qtbot.waitExposed(panel)
-    plots, overlay = panel.plots, panel.compare_button
-    overlay.refresh()
-    for record in records:
-        overlay.set_shown(record.id, True)
+    panel, plots, overlay = _shown_panel(qtbot, 1100, 330)
+    _compare(overlay, records)
     light = panel.palette()
     assert not is_dark(light)
     for palette, colours in ((light, _LIGHT), (dark_palette(), _DARK), (light, _LIGHT)):
