@@ -182,9 +182,9 @@ def _style(curve: pg.PlotDataItem, name: str, colour: QColor) -> None:
 
 
 def legend_label(record: history.RunRecord, seconds: bool = False) -> str:
-    """A run's legend entry, short: ``mlp 05-01 14:03, 98.1%`` (``14:03:27`` with ``seconds``)."""
+    """A run's legend entry, short, in local time: ``mlp 05-01 14:03, 98.1%`` (``14:03:27`` with ``seconds``)."""
     acc = f", {record.test_accuracy:.1%}" if record.test_accuracy is not None else ""
-    when = record.date[5:19 if seconds else 16].replace("T", " ")
+    when = history.local_date(record.date, seconds=seconds, year=False)
     return f"{record.arch}{' ft' if record.kind == 'finetune' else ''} {when}{acc}"
 
 
@@ -195,11 +195,8 @@ def legend_labels(records: Iterable[history.RunRecord]) -> dict[str, str]:
 
 def menu_text(record: history.RunRecord, seconds: bool = False) -> str:
     """A run in Compare with… and the export dialog: ``fast 2024-05-01 14:03, 99.12% · 2 epochs``."""
-    acc = f", {record.test_accuracy:.2%}" if record.test_accuracy is not None else ""
-    when = record.date[:19 if seconds else 16].replace("T", " ")
     epochs = f"{record.epochs_completed} epoch{'s' if record.epochs_completed != 1 else ''}"
-    return (f"{record.arch}{' (fine-tuned)' if record.kind == 'finetune' else ''} {when}{acc} · {epochs}"
-            f"{' (stopped)' if record.stopped else ''}")
+    return f"{history.run_label(record, seconds)} · {epochs}{' (stopped)' if record.stopped else ''}"
 
 
 def menu_texts(records: Iterable[history.RunRecord]) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 One JSON file per run under ``<user data>/runs/``, written atomically: a crash
 loses at most the run being written, and a damaged file hides only itself.
+A run's date is kept in UTC and shown in local time (``local_date``); records
+written without an offset were UTC too.
 """
 from __future__ import annotations
 
@@ -51,10 +53,8 @@ class RunRecord:
 
     @property
     def label(self) -> str:
-        """A short name for a legend: ``fast 2024-05-01 14:03, 99.12%``."""
-        acc = f", {self.test_accuracy:.2%}" if self.test_accuracy is not None else ""
-        when = self.date[:16].replace("T", " ")
-        return f"{self.arch}{' (fine-tuned)' if self.kind == 'finetune' else ''} {when}{acc}"
+        """A short name, in local time: ``fast 2024-05-01 14:03, 99.12%``."""
+        return run_label(self)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -84,6 +84,41 @@ class RunRecord:
                 row.append("" if value is None or (isinstance(value, float) and math.isnan(value)) else value)
             writer.writerow(row)
         return out.getvalue()
+
+
+def utc_time(date: str) -> _dt.datetime | None:
+    """A record's ``date`` as an aware UTC time; one without an offset (older records) was UTC.
+    ``None`` when it is not an ISO date."""
+    try:
+        when = _dt.datetime.fromisoformat(date)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return when.astimezone(_dt.timezone.utc)
+
+
+def local_date(date: str, *, seconds: bool = False, year: bool = True) -> str:
+    """A record's ``date`` as the user reads it, in local time: ``2024-05-01 14:03`` (``14:03:27``
+    with ``seconds``, ``05-01 14:03`` without ``year``). A date that does not parse is shown as written."""
+    when = utc_time(date)
+    if when is None:
+        return str(date)
+    return when.astimezone().strftime(f"{'%Y-' if year else ''}%m-%d %H:%M{':%S' if seconds else ''}")
+
+
+def run_label(record: RunRecord, seconds: bool = False) -> str:
+    """``RunRecord.label``, with the seconds where asked: ``fast 2024-05-01 14:03:27, 99.12%``."""
+    acc = f", {record.test_accuracy:.2%}" if record.test_accuracy is not None else ""
+    when = local_date(record.date, seconds=seconds)
+    return f"{record.arch}{' (fine-tuned)' if record.kind == 'finetune' else ''} {when}{acc}"
+
+
+def _age(record: RunRecord) -> tuple:
+    """Oldest first by the instant, not the text (``...T09:00:00`` and ``...T09:00:00+00:00`` are one
+    time); a date that does not parse counts as the oldest."""
+    when = utc_time(record.date)
+    return (when is not None, when or _dt.datetime.min, record.id)
 
 
 def record_from_result(result, *, kind: str = "train", model_path: Path | str | None = None,
@@ -126,7 +161,7 @@ def list_runs() -> list[RunRecord]:
             records.append(RunRecord.from_json(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, TypeError):
             continue
-    return sorted(records, key=lambda r: (r.date, r.id), reverse=True)
+    return sorted(records, key=_age, reverse=True)
 
 
 def load_run(run_id: str) -> RunRecord:

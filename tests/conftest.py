@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,6 +22,29 @@ def private_user_data(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("digits-home")
     monkeypatch.setenv("DIGITS_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def time_zone():
+    """Every test runs in UTC, whatever the machine's zone, unless it calls ``time_zone(tz)`` (a ``TZ``
+    value): times shown to the user are local. The process's own zone is back after the test."""
+    before = os.environ.get("TZ")
+
+    def set_zone(tz: str) -> None:
+        os.environ["TZ"] = tz
+        time.tzset()
+
+    set_zone("UTC")
+    yield set_zone
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+# Berlin's rule, spelled out so that it holds without the system's zone files: UTC+1, +2 in summer.
+BERLIN = "CET-1CEST,M3.5.0,M10.5.0/3"
 
 
 @pytest.fixture(scope="session")

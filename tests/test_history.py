@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+from conftest import BERLIN
 
 from model import history
 from model.errors import DigitsError
@@ -58,3 +59,23 @@ def test_a_real_training_run_is_recorded(small_splits):
     assert again.temperature == pytest.approx(result.temperature) and again.model_path == "/tmp/x.keras"
     assert json.loads(json.dumps(again.to_json()))["config"]["arch"] == "mlp"
     assert "mlp" in again.label
+
+
+def test_run_dates_are_kept_in_utc_and_shown_in_local_time(time_zone):
+    """A run stored at 09:21 UTC reads 10:21 in Berlin in November and 11:21 in July (the zone of the
+    run's date, not today's); a record written before dates carried an offset was UTC too."""
+    time_zone(BERLIN)
+    winter = _record("seed", date="2026-11-29T09:21:48+00:00")
+    summer = _record("seed", date="2026-07-01T09:21:48+00:00")
+    old = _record("seed", date="2026-11-29T09:21:48")
+    assert winter.label == "seed 2026-11-29 10:21, 97.00%"
+    assert summer.label == "seed 2026-07-01 11:21, 97.00%"
+    assert old.label == winter.label
+    assert history.local_date(winter.date, seconds=True) == "2026-11-29 10:21:48"
+    history.save_run(winter)
+    assert load_run(winter.id).date == "2026-11-29T09:21:48+00:00"  # kept as written: UTC
+    assert "10:21" in _record("seed", date="2026-11-29T10:21:48+01:00").label
+    time_zone("UTC")
+    assert winter.label == "seed 2026-11-29 09:21, 97.00%"
+    assert _record("seed", date="not a date").label == "seed not a date, 97.00%"  # shown as written
+

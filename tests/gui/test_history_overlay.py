@@ -5,6 +5,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import BERLIN
 from gui_helpers import app_model, make_window, settings, tiny_data  # noqa: F401, F811 - fixtures
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -112,3 +113,34 @@ def test_runs_that_read_alike_get_distinct_menu_items_and_the_export_dialog_writ
     window.run_history.export_csv_action.trigger()
     rows = list(csv.reader((tmp_path / "chosen.csv").read_text().splitlines()))
     assert float(rows[1][1]) == pytest.approx(older.history["loss"][0])
+
+
+def test_compare_with_the_legend_and_the_export_dialog_show_runs_in_local_time(
+        make_window, tmp_path, monkeypatch, time_zone):  # noqa: F811
+    """Run dates are stored in UTC and were shown as if local: an hour off in Berlin. A record written
+    before dates carried an offset was UTC too."""
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from model import history
+
+    time_zone(BERLIN)
+    records = [history.RunRecord(
+        arch="seed", config={}, test_accuracy=0.93, test_loss=0.3, train_seconds=5.0, epochs_completed=1,
+        history={"loss": [0.3], "accuracy": [0.9], "val_loss": [0.3], "val_accuracy": [0.93]}, date=date)
+        for date in ("2026-11-28T09:00:00", "2026-11-29T09:21:48+00:00")]
+    for record in records:
+        history.save_run(record)
+    window = make_window(wait_ready=False)
+    overlay = window.training_panel.compare_button
+    overlay.refresh()
+    texts = [a.text() for a in overlay.menu().actions() if a.isCheckable()]
+    assert texts == ["seed 2026-11-29 10:21, 93.00% · 1 epoch", "seed 2026-11-28 10:00, 93.00% · 1 epoch"]
+    overlay.set_shown(records[1].id, True)
+    assert window.training_panel.plots.legend.text(records[1].id) == "seed 11-29 10:21, 93.0%"
+
+    offered = []
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *args: (offered.extend(args[3]) or texts[0], True))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(tmp_path / "run.csv"), ""))
+    window.run_history.export_csv_action.trigger()
+    assert offered == texts
+    assert window.statusBar().currentMessage() == f"exported seed 2026-11-29 10:21, 93.00% to {tmp_path / 'run.csv'}"
