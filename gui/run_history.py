@@ -15,8 +15,7 @@ refreshes the list after every finished run.
 """
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -189,8 +188,8 @@ def legend_label(record: history.RunRecord, seconds: bool = False) -> str:
 
 
 def legend_labels(records: Iterable[history.RunRecord]) -> dict[str, str]:
-    """Each run's legend entry by run id, no two alike (``distinct_labels`` of ``legend_label``)."""
-    return distinct_labels(records, legend_label)
+    """Each run's legend entry by run id, no two alike (``history.distinct_labels`` of ``legend_label``)."""
+    return history.distinct_labels(records, legend_label)
 
 
 def menu_text(record: history.RunRecord, seconds: bool = False) -> str:
@@ -201,23 +200,7 @@ def menu_text(record: history.RunRecord, seconds: bool = False) -> str:
 
 def menu_texts(records: Iterable[history.RunRecord]) -> dict[str, str]:
     """Each run's ``menu_text`` by run id, no two alike: the export dialog finds the run by its text."""
-    return distinct_labels(records, menu_text)
-
-
-def distinct_labels(records: Iterable[history.RunRecord],
-                    label: Callable[[history.RunRecord, bool], str]) -> dict[str, str]:
-    """Each run's ``label(record, seconds)`` by run id, no two alike: without the seconds, with them
-    where two runs would read alike (one architecture, minute and accuracy), and " (2)", " (3)"... after
-    the later of runs that still do (saved in one second)."""
-    records = sorted(records, key=lambda r: (r.date, r.id))
-    short = Counter(label(r, False) for r in records)
-    labels = {r.id: label(r, short[label(r, False)] > 1) for r in records}
-    seen: Counter[str] = Counter()
-    for run_id, label in labels.items():
-        seen[label] += 1
-        if seen[label] > 1:
-            labels[run_id] = f"{label} ({seen[label]})"
-    return labels
+    return history.distinct_labels(records, menu_text)
 
 
 def grab_plots(plots) -> QPixmap:
@@ -295,7 +278,7 @@ class RunHistoryActions(QObject):
         except DigitsError as exc:
             self.window.report_error(str(exc))
             return
-        self.window.statusBar().showMessage(f"exported {record.label} to {path}", 6000)
+        self.window.statusBar().showMessage(f"exported {history.run_labels(runs)[record.id]} to {path}", 6000)
 
 
 def install_run_history(window) -> RunHistoryActions:

@@ -3,7 +3,9 @@
 One JSON file per run under ``<user data>/runs/``, written atomically: a crash
 loses at most the run being written, and a damaged file hides only itself.
 A run's date is kept in UTC and shown in local time (``local_date``); records
-written without an offset were UTC too.
+written without an offset were UTC too. ``distinct_labels`` is the one way runs
+that read alike (one architecture, minute and accuracy) are told apart, here
+(``run_labels``) and in the window's menus and legend.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import io
 import json
 import math
 import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -53,7 +57,8 @@ class RunRecord:
 
     @property
     def label(self) -> str:
-        """A short name, in local time: ``fast 2024-05-01 14:03, 99.12%``."""
+        """A short name, in local time: ``fast 2024-05-01 14:03, 99.12%``; two runs may read alike
+        (``run_labels`` tells them apart)."""
         return run_label(self)
 
     def to_json(self) -> dict:
@@ -112,6 +117,26 @@ def run_label(record: RunRecord, seconds: bool = False) -> str:
     acc = f", {record.test_accuracy:.2%}" if record.test_accuracy is not None else ""
     when = local_date(record.date, seconds=seconds)
     return f"{record.arch}{' (fine-tuned)' if record.kind == 'finetune' else ''} {when}{acc}"
+
+
+def run_labels(records: Iterable[RunRecord]) -> dict[str, str]:
+    """Each run's ``label`` by run id, no two alike (``distinct_labels`` of ``run_label``)."""
+    return distinct_labels(records, run_label)
+
+
+def distinct_labels(records: Iterable[RunRecord], label: Callable[[RunRecord, bool], str]) -> dict[str, str]:
+    """Each run's ``label(record, seconds)`` by run id, no two alike: without the seconds, with them
+    where two runs would read alike (one architecture, minute and accuracy), and " (2)", " (3)"... after
+    the later of runs that still do (saved in one second)."""
+    records = sorted(records, key=_age)
+    short = Counter(label(r, False) for r in records)
+    labels = {r.id: label(r, short[label(r, False)] > 1) for r in records}
+    seen: Counter[str] = Counter()
+    for run_id, text in labels.items():
+        seen[text] += 1
+        if seen[text] > 1:
+            labels[run_id] = f"{text} ({seen[text]})"
+    return labels
 
 
 def _age(record: RunRecord) -> tuple:

@@ -79,3 +79,17 @@ def test_run_dates_are_kept_in_utc_and_shown_in_local_time(time_zone):
     assert winter.label == "seed 2026-11-29 09:21, 97.00%"
     assert _record("seed", date="not a date").label == "seed not a date, 97.00%"  # shown as written
 
+
+def test_labels_of_runs_that_read_alike_are_told_apart():
+    """One architecture, minute and accuracy: the seconds, and a (2) after the later of one second."""
+    records = [_record("seed", date=f"2026-11-29T09:21:{s}+00:00", id=f"run-{i}")
+               for i, s in enumerate(("05", "48", "48", "48"))]
+    records[3].date = "2026-11-29T09:22:00+00:00"
+    assert len({r.label for r in records[:3]}) == 1
+    labels = history.run_labels(reversed(records))
+    assert [labels[r.id] for r in records] == [
+        "seed 2026-11-29 09:21:05, 97.00%", "seed 2026-11-29 09:21:48, 97.00%",
+        "seed 2026-11-29 09:21:48, 97.00% (2)", "seed 2026-11-29 09:22, 97.00%"]
+    older_naive = _record("seed", date="2026-11-29T09:21:48")  # before offsets were written: UTC too
+    labels = history.run_labels([records[1], older_naive])
+    assert labels[records[1].id] != labels[older_naive.id]

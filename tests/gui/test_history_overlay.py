@@ -113,6 +113,8 @@ def test_runs_that_read_alike_get_distinct_menu_items_and_the_export_dialog_writ
     window.run_history.export_csv_action.trigger()
     rows = list(csv.reader((tmp_path / "chosen.csv").read_text().splitlines()))
     assert float(rows[1][1]) == pytest.approx(older.history["loss"][0])
+    chosen = tmp_path / "chosen.csv"  # the status message names the chosen run as the dialog did
+    assert window.statusBar().currentMessage() == f"exported seed 2026-11-29 09:55:12, 93.00% to {chosen}"
 
 
 def test_compare_with_the_legend_and_the_export_dialog_show_runs_in_local_time(
