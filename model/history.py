@@ -96,20 +96,24 @@ def utc_time(date: str) -> _dt.datetime | None:
     ``None`` when it is not an ISO date."""
     try:
         when = _dt.datetime.fromisoformat(date)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.timezone.utc)
+        return when.astimezone(_dt.timezone.utc)
+    except (TypeError, ValueError, OverflowError):  # overflow: past year 9999 in UTC
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
-    return when.astimezone(_dt.timezone.utc)
 
 
 def local_date(date: str, *, seconds: bool = False, year: bool = True) -> str:
     """A record's ``date`` as the user reads it, in local time: ``2024-05-01 14:03`` (``14:03:27``
     with ``seconds``, ``05-01 14:03`` without ``year``). A date that does not parse is shown as written."""
     when = utc_time(date)
-    if when is None:
+    try:
+        local = when.astimezone() if when is not None else None
+    except OverflowError:  # past year 9999 in local time
+        local = None
+    if local is None:
         return str(date)
-    return when.astimezone().strftime(f"{'%Y-' if year else ''}%m-%d %H:%M{':%S' if seconds else ''}")
+    return local.strftime(f"{'%Y-' if year else ''}%m-%d %H:%M{':%S' if seconds else ''}")
 
 
 def run_label(record: RunRecord, seconds: bool = False) -> str:

@@ -80,6 +80,14 @@ def test_run_dates_are_kept_in_utc_and_shown_in_local_time(time_zone):
     assert _record("seed", date="not a date").label == "seed not a date, 97.00%"  # shown as written
 
 
+def test_a_date_past_year_9999_is_shown_as_written(time_zone):
+    """In UTC or in local time: a hand-edited or imported date must not end the program with OverflowError."""
+    time_zone(BERLIN)
+    for date in ("9999-12-31T23:59:59-12:00", "9999-12-31T23:30:00+00:00"):
+        assert history.local_date(date) == date
+    assert history.utc_time("9999-12-31T23:59:59-12:00") is None
+
+
 def test_labels_of_runs_that_read_alike_are_told_apart():
     """One architecture, minute and accuracy: the seconds, and a (2) after the later of one second."""
     records = [_record("seed", date=f"2026-11-29T09:21:{s}+00:00", id=f"run-{i}")
