@@ -129,6 +129,7 @@ class PersonalView(QWidget):
         return [item.data(Qt.ItemDataRole.UserRole) for item in self.list.selectedItems()]
 
     def set_samples(self, samples) -> None:
+        from model.history import local_date
         from model.personal import sample_id
 
         self.list.clear()
@@ -136,8 +137,8 @@ class PersonalView(QWidget):
         for drawing in samples:
             item = QListWidgetItem(QIcon(thumbnail(drawing)), str(drawing.label))
             item.setData(Qt.ItemDataRole.UserRole, sample_id(drawing))
-            item.setToolTip(f"a {drawing.label}" + (f", added {drawing.extra['added']}"
-                                                    if drawing.extra.get("added") else ""))
+            added = drawing.extra.get("added")  # stored in UTC; shown in local time, as the runs' dates are
+            item.setToolTip(f"a {drawing.label}" + (f", added {local_date(added)}" if added else ""))
             self.list.addItem(item)
             if drawing.label is not None:
                 counts[drawing.label] += 1

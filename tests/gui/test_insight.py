@@ -160,6 +160,26 @@ def test_correction_saves_a_valid_line_and_the_browser_shows_it(qtbot, make_wind
     assert PersonalDataset().samples() == [] and view.list.count() == 0
 
 
+def test_the_browser_shows_when_each_drawing_was_added_in_local_time(qtbot, time_zone):
+    """Stored in UTC ("2026-11-29T09:21:48+00:00"), read as the run labels read: 10:21 in Berlin in November."""
+    from conftest import BERLIN
+
+    from gui.personal_view import PersonalView
+    from model.strokes import Drawing
+
+    time_zone(BERLIN)
+    view = PersonalView()
+    qtbot.addWidget(view)
+    strokes = [[[10.0, 10.0], [10.0, 90.0]]]
+    view.set_samples([Drawing(strokes, 100.0, 100.0, label=7, extra={"added": "2026-11-29T09:21:48+00:00"}),
+                      Drawing(strokes, 100.0, 100.0, label=1, extra={"added": "2026-07-01T09:21:48+00:00"}),
+                      Drawing(strokes, 100.0, 100.0, label=4),  # imported from a file without dates
+                      Drawing(strokes, 100.0, 100.0, label=5, extra={"added": "9999-12-31T23:30:00+00:00"})])
+    assert [view.list.item(i).toolTip() for i in range(4)] == [
+        "a 7, added 2026-11-29 10:21", "a 1, added 2026-07-01 11:21", "a 4",
+        "a 5, added 9999-12-31T23:30:00+00:00"]  # past year 9999 in Berlin: as written
+
+
 def test_import_refuses_a_bad_file_with_a_message(qtbot, make_window, tmp_path):
     window = make_window(wait_ready=False)
     bad = tmp_path / "bad.jsonl"
