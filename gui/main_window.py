@@ -75,7 +75,6 @@ class MainWindow(QMainWindow):
         self.show_error = show_error if show_error is not None else self._error_box
         self.last_error: str | None = None
         self.last_shown = None  # the ShownPrediction on screen
-        self._trained = None  # the LoadedModel of the last run, which the window adopts
         self._closed = False
         # Set by gui.app.run_app: the process ends when this window closes, so closing need not wait for
         # the inference thread (see closeEvent). Windows built for tests leave it False and join every thread.
@@ -385,9 +384,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {loaded.name} · {loaded.arch} · {accuracy}")
         # The label says which model; the message, only what the label does not: the file it came from.
         # A model just trained keeps the run's message (its epochs, accuracy and file).
-        if loaded is self._trained:
-            self._trained = None  # not kept: the window holds no model it no longer uses
-        elif loaded.path is not None:
+        if loaded.path is not None and not self.models.active_trained:
             self.statusBar().showMessage(f"opened {loaded.path.name} from {loaded.path.parent}", 5000)
         self._update_model_actions()
 
@@ -489,8 +486,7 @@ class MainWindow(QMainWindow):
         if outcome.save_error:
             self.report_error(f"{outcome.save_error.rstrip('.')}; the trained model is in use but not saved: "
                               "File > Save model as keeps it elsewhere.")
-        if outcome.loaded is not None:
-            self._trained = outcome.loaded
+        if outcome.loaded is not None:  # not kept here: refused, it must not stay in memory until the next run
             self.models.adopt_trained(outcome.loaded)
         else:
             self.models.training_ended()

@@ -40,6 +40,7 @@ class ModelManager(QObject):
         self.inference = inference
         self.active = None  # LoadedModel; its .model belongs to the inference thread: read metadata only
         self.previous_path: Path | None = None
+        self.active_trained = False  # the active model was handed over by a training run, not opened
         self.state = LOADING
         self._active_key: int | None = None
         self._pending: dict[int, tuple[str, object]] = {}  # key -> (purpose, path or run id)
@@ -124,6 +125,7 @@ class ModelManager(QObject):
             return
         old_key, old = self._active_key, self.active
         self._active_key, self.active = key, loaded
+        self.active_trained = purpose == "trained"
         if old is not None and not _same_file(old.path, loaded.path):
             self.previous_path = old.path
         if purpose != "startup" and loaded.path is not None:  # an unsaved trained model is not remembered

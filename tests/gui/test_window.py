@@ -144,6 +144,30 @@ def test_a_bad_model_file_shows_an_error_and_keeps_the_model(qtbot, make_window,
     assert window.model_label.text().startswith(f"Model: {before.name}")
 
 
+def test_a_trained_model_that_cannot_be_used_is_let_go(qtbot, make_window):
+    """Its adoption fails in the inference thread (no predictor can be built on it): the error shows, the
+    model before stays, and the window keeps nothing of the refused model, whose memory is freed at once."""
+    import gc
+    import weakref
+
+    from gui.training_worker import TrainingOutcome
+    from model.modelio import LoadedModel
+
+    window = make_window()
+    before = window.models.active
+    refused = LoadedModel(object(), None, {"arch": "mlp", "name": "refused", "test_accuracy": 0.9})
+    gone = weakref.ref(refused)
+    outcome = TrainingOutcome(None, refused, "refused: trained for 1 epoch(s)", batches_after_stop=0)
+    del refused
+    with qtbot.waitSignal(window.error_reported, timeout=30_000) as error:
+        window.training_panel.training_finished.emit(outcome)  # as the panel does when a run ends
+    del outcome
+    assert error.args[0].startswith("The trained model cannot be used") and window.errors == [error.args[0]]
+    assert window.models.active is before and window.model_label.text().startswith(f"Model: {before.name}")
+    gc.collect()
+    assert gone() is None
+
+
 def test_errors_appear_in_a_message_box_that_does_not_block(qtbot, make_window, tmp_path):
     window = make_window()
     window.show_error = window._error_box  # the real box, instead of the fixture's recorder
