@@ -25,7 +25,7 @@ from gui.insight import install_insight
 from gui.model_loader import LOADING, MISSING, READY, ModelManager
 from gui.prediction_panel import PredictionPanel
 from gui.run_history import install_run_history
-from gui.status_bar import StatusBar
+from gui.status_bar import PermanentLabel, StatusBar
 from gui.style import base_font, scaled_font
 from gui.training_panel import TrainingPanel
 from model import paths
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
 
         self.setStatusBar(StatusBar(self))  # messages elided at a word, short of the model label
-        self.model_label = QLabel()
+        self.model_label = PermanentLabel()  # shortened to fit a narrow window, never cut mid-word
         self.model_label.setObjectName("modelStatus")
         self.model_label.setAccessibleName("Active model")
         self.statusBar().addPermanentWidget(self.model_label)
@@ -379,9 +379,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_active_model(self, loaded) -> None:
-        accuracy = ("accuracy unknown" if loaded.test_accuracy is None
-                    else f"{loaded.test_accuracy:.2%} test accuracy")
-        self.model_label.setText(f"Model: {loaded.name} · {loaded.arch} · {accuracy}")
+        described = f"{loaded.name} · {loaded.arch} · " + (
+            "accuracy unknown" if loaded.test_accuracy is None else f"{loaded.test_accuracy:.2%} test accuracy")
+        short = loaded.name if loaded.test_accuracy is None else f"{loaded.name} · {loaded.test_accuracy:.2%}"
+        # Narrow, "Model: " gives way first, then the architecture and the words: the file's name stays.
+        self.model_label.setText(f"Model: {described}", shorter=(described, short))
         # The label says which model; the message, only what the label does not: the file it came from.
         # A model just trained keeps the run's message (its epochs, accuracy and file).
         if loaded.path is not None and not self.models.active_trained:

@@ -8,9 +8,13 @@ whole word, and its whole text is the status bar's tooltip.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt
-from PySide6.QtGui import QFontMetrics, QPainter
-from PySide6.QtWidgets import QStatusBar, QStyle, QStyleOption, QWidget
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import QSizePolicy, QStatusBar, QStyle, QStyleOption, QWidget
+
+from gui.live_text import LiveText
 
 ELLIPSIS = "…"
 _TRAILING = " ,;:·(-–—"  # not left dangling before the ellipsis
@@ -107,3 +111,35 @@ class StatusBar(QStatusBar):
             painter.setPen(self.palette().windowText().color())
             painter.drawText(self.message_rect(), Qt.AlignmentFlag.AlignLeading | Qt.AlignmentFlag.AlignVCenter
                              | Qt.TextFlag.TextSingleLine, self.shown_message())
+
+
+class PermanentLabel(LiveText):
+    """One line for the status bar's right end: its whole text where there is room, else the first of its
+    ``shorter`` forms that fits (the whole text then the tooltip), never a word cut in two.
+
+    A ``QLabel`` there asks for its whole text as its minimum: a long one held the window wider than its
+    minimum, and a window held narrower (a tiled or small screen) cut it mid-word. This one asks for its
+    whole text and makes do with its shortest form. Its text changes when the model does, not many times a
+    second, so unlike ``LiveText`` it asks for new geometry when it changes.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("", parent, lines=1)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str, font: QFont | None = None, *, shorter: Sequence[str] = ()) -> None:  # noqa: N802
+        super().setText(text, font, shorter=shorter)
+        self.updateGeometry()
+
+    def _size(self, text: str) -> QSize:
+        metrics = QFontMetrics(self._text_font or self.font())
+        return metrics.boundingRect(QRect(0, 0, 1 << 16, 1 << 10), Qt.TextFlag.TextSingleLine, text).size()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return self._size(self.text()) + QSize(1, 0)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return min((self._size(t) for t in (self.text(), *self._shorter)), key=QSize.width) + QSize(1, 0)
+
+    def _text_rect(self) -> QRectF:
+        return QRectF(self.rect())  # a QLabel's height, without LiveText's margins: the status bar keeps its own

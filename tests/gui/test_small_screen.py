@@ -185,6 +185,50 @@ def test_when_narrow_a_status_message_ends_at_a_word_short_of_the_model_label(ma
     assert bar.shown_message() == "saved the plots to /tmp/plots.png" and bar.toolTip() == ""
 
 
+def _renamed(model, folder, name: str, accuracy: float):
+    """A copy of ``model`` whose metadata names it ``name``, a seed model of this ``accuracy``."""
+    import zipfile
+
+    from model.modelio import METADATA_ENTRY
+
+    copy = folder / f"{name}.keras"
+    with zipfile.ZipFile(model) as source, zipfile.ZipFile(copy, "w") as target:
+        metadata = json.loads(source.read(METADATA_ENTRY)) if METADATA_ENTRY in source.namelist() else {}
+        for info in source.infolist():
+            if info.filename != METADATA_ENTRY:
+                target.writestr(info, source.read(info))
+        target.writestr(METADATA_ENTRY, json.dumps(dict(metadata, name=name, arch="seed", test_accuracy=accuracy)))
+    return copy
+
+
+LONG_NAME = "handwriting-cnn-from-the-course-site-trained-overnight-on-all-of-mnist-then-tuned-v2"  # an opened file's
+
+
+@pytest.mark.parametrize("name", ["seed-20261129-094652", LONG_NAME])
+@pytest.mark.parametrize("size", [NARROW, "minimum", (1400, 900)])
+def test_the_model_label_shortens_to_fit_and_is_never_cut_mid_word(qtbot, make_window, app_model, tmp_path,
+                                                                   size, name):
+    """A QLabel asked for its whole text as its minimum: a long name held the window wider than it was
+    made, and a window held narrower than that (a small or tiled screen) cut the label mid-word. It now
+    gives up "Model: ", then the architecture and "test accuracy"; the whole text is the tooltip."""
+    window = make_window()
+    width, height = size if size != "minimum" else (window.minimumSizeHint().width(), NARROW[1])
+    _laid_out(window, width, height)
+    with qtbot.waitSignal(window.models.active_changed, timeout=30_000):
+        window.open_model(_renamed(app_model, tmp_path, name, 0.93))
+    spin(50)
+    label = window.model_label
+    full = f"Model: {name} · seed · 93.00% test accuracy"
+    assert window.width() == width  # not held wider by the label
+    assert label.text() == full and _whole(label)
+    assert label.shown_text() in (full, f"{name} · seed · 93.00% test accuracy", f"{name} · 93.00%")
+    assert label.toolTip() == full
+    if size == (1400, 900):
+        assert label.shown_text() == full
+    if name == LONG_NAME and size != (1400, 900):
+        assert label.shown_text() != full  # the case that was cut: it does not fit whole
+
+
 def test_a_model_change_does_not_repeat_the_model_label_in_the_status_message(make_window):
     window = make_window()  # the model loaded at startup
     active, message = window.models.active, window.statusBar().currentMessage()
