@@ -148,7 +148,9 @@ class ModelManager(QObject):
         if purpose == "snapshot" or purpose is None:
             return  # a prediction preview during training; the run goes on
         self.load_failed.emit(message)
-        if purpose == "startup" and not _same_file(detail, paths.BUNDLED_MODEL) and paths.BUNDLED_MODEL.is_file():
+        if purpose == "trained":
+            self.training_ended()  # not left predicting with the run's last epoch snapshot
+        elif purpose == "startup" and not _same_file(detail, paths.BUNDLED_MODEL) and paths.BUNDLED_MODEL.is_file():
             # The recorded model is gone or broken: fall back to the bundled one, and record that.
             self._load(paths.BUNDLED_MODEL, "open")
         elif self.active is None and not any(p != "snapshot" for p, _ in self._pending.values()):

@@ -149,12 +149,20 @@ def test_a_trained_model_that_cannot_be_used_is_let_go(qtbot, make_window):
     model before stays, and the window keeps nothing of the refused model, whose memory is freed at once."""
     import gc
     import weakref
+    from types import SimpleNamespace
 
     from gui.training_worker import TrainingOutcome
+    from model import architectures
     from model.modelio import LoadedModel
 
     window = make_window()
     before = window.models.active
+    # The run predicted with its epochs' weights meanwhile.
+    window.models.training_started()
+    epoch = SimpleNamespace(epoch=1, epochs=1, weights=architectures.get("mlp").build().get_weights(), temperature=1.0)
+    window.models.epoch_weights("mlp", epoch)
+    qtbot.waitUntil(lambda: window.models._snapshot_key is not None, timeout=30_000)  # noqa: SLF001
+    assert window.inference._current[1].startswith("training mlp")  # noqa: SLF001
     refused = LoadedModel(object(), None, {"arch": "mlp", "name": "refused", "test_accuracy": 0.9})
     gone = weakref.ref(refused)
     outcome = TrainingOutcome(None, refused, "refused: trained for 1 epoch(s)", batches_after_stop=0)
@@ -164,6 +172,9 @@ def test_a_trained_model_that_cannot_be_used_is_let_go(qtbot, make_window):
     del outcome
     assert error.args[0].startswith("The trained model cannot be used") and window.errors == [error.args[0]]
     assert window.models.active is before and window.model_label.text().startswith(f"Model: {before.name}")
+    # Back to predicting with the model before, not the run's last epoch.
+    assert window.models._snapshot_key is None  # noqa: SLF001
+    assert window.inference._current == (window.models._active_key, window.models.describe_active())  # noqa: SLF001
     gc.collect()
     assert gone() is None
 
