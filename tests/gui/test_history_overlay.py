@@ -21,6 +21,23 @@ def tiny_results(small_splits):
             for epochs in (2, 3)]
 
 
+def _saved_seed_run(date: str, loss: float = 0.3):
+    """A one-epoch seed run at 93 %, saved to the history with ``date`` as stored."""
+    from model import history
+
+    record = history.RunRecord(
+        arch="seed", config={}, test_accuracy=0.93, test_loss=0.3, train_seconds=5.0, epochs_completed=1,
+        history={"loss": [loss], "accuracy": [0.9], "val_loss": [loss], "val_accuracy": [0.93]}, date=date)
+    history.save_run(record)
+    return record
+
+
+def _menu_texts(overlay) -> list[str]:
+    """The runs the Compare menu offers, as it reads once refreshed."""
+    overlay.refresh()
+    return [a.text() for a in overlay.menu().actions() if a.isCheckable()]
+
+
 def _record(tiny_results):
     from model import history
 
@@ -92,18 +109,12 @@ def test_runs_that_read_alike_get_distinct_menu_items_and_the_export_dialog_writ
     which found the chosen run by its text: it exported the newer whichever was chosen."""
     from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-    from model import history
 
-    records = [history.RunRecord(
-        arch="seed", config={}, test_accuracy=0.93, test_loss=0.3, train_seconds=5.0, epochs_completed=1,
-        history={"loss": [loss], "accuracy": [0.9], "val_loss": [loss], "val_accuracy": [0.93]},
-        date=f"2026-11-29T09:55:{seconds}+00:00") for seconds, loss in (("12", 0.25), ("46", 0.35))]
-    for record in records:
-        history.save_run(record)
+    records = [_saved_seed_run(f"2026-11-29T09:55:{seconds}+00:00", loss) for seconds, loss in (("12", 0.25),
+                                                                                                  ("46", 0.35))]
     window = make_window(wait_ready=False)
     overlay = window.training_panel.compare_button
-    overlay.refresh()
-    texts = [a.text() for a in overlay.menu().actions() if a.isCheckable()]
+    texts = _menu_texts(overlay)
     assert len(set(texts)) == 2, texts
     assert texts == ["seed 2026-11-29 09:55:46, 93.00% · 1 epoch", "seed 2026-11-29 09:55:12, 93.00% · 1 epoch"]
 
@@ -123,19 +134,12 @@ def test_compare_with_the_legend_and_the_export_dialog_show_runs_in_local_time(
     before dates carried an offset was UTC too."""
     from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-    from model import history
 
     time_zone(BERLIN)
-    records = [history.RunRecord(
-        arch="seed", config={}, test_accuracy=0.93, test_loss=0.3, train_seconds=5.0, epochs_completed=1,
-        history={"loss": [0.3], "accuracy": [0.9], "val_loss": [0.3], "val_accuracy": [0.93]}, date=date)
-        for date in ("2026-11-28T09:00:00", "2026-11-29T09:21:48+00:00")]
-    for record in records:
-        history.save_run(record)
+    records = [_saved_seed_run(date) for date in ("2026-11-28T09:00:00", "2026-11-29T09:21:48+00:00")]
     window = make_window(wait_ready=False)
     overlay = window.training_panel.compare_button
-    overlay.refresh()
-    texts = [a.text() for a in overlay.menu().actions() if a.isCheckable()]
+    texts = _menu_texts(overlay)
     assert texts == ["seed 2026-11-29 10:21, 93.00% · 1 epoch", "seed 2026-11-28 10:00, 93.00% · 1 epoch"]
     overlay.set_shown(records[1].id, True)
     assert window.training_panel.plots.legend.text(records[1].id) == "seed 11-29 10:21, 93.0%"
