@@ -112,7 +112,7 @@ def test_runs_that_read_alike_get_distinct_menu_items_and_the_export_dialog_writ
 
     records = [_saved_seed_run(f"2026-11-29T09:55:{seconds}+00:00", loss) for seconds, loss in (("12", 0.25),
                                                                                                   ("46", 0.35))]
-    window = make_window(wait_ready=False)
+    window = make_window()  # loaded: its "opened ..." message cannot replace the one checked
     overlay = window.training_panel.compare_button
     texts = _menu_texts(overlay)
     assert len(set(texts)) == 2, texts
@@ -137,7 +137,7 @@ def test_compare_with_the_legend_and_the_export_dialog_show_runs_in_local_time(
 
     time_zone(BERLIN)
     records = [_saved_seed_run(date) for date in ("2026-11-28T09:00:00", "2026-11-29T09:21:48+00:00")]
-    window = make_window(wait_ready=False)
+    window = make_window()  # loaded: its "opened ..." message cannot replace the one checked
     overlay = window.training_panel.compare_button
     texts = _menu_texts(overlay)
     assert texts == ["seed 2026-11-29 10:21, 93.00% · 1 epoch", "seed 2026-11-28 10:00, 93.00% · 1 epoch"]

@@ -162,7 +162,7 @@ def _ink_columns(widget, left: int, right: int) -> list[int]:
 @pytest.mark.parametrize("size", [NARROW, "minimum"])
 def test_when_narrow_a_status_message_ends_at_a_word_short_of_the_model_label(make_window, size):
     """It was cut mid-letter where the label began: "...81.60% on MNModel: seed-...", the two run together."""
-    window = make_window(wait_ready=False)
+    window = make_window()  # the model loaded: its own "opened ..." message cannot replace the test's
     _laid_out(window, *(NARROW if size != "minimum" else (window.minimumSizeHint().width(), NARROW[1])))
     label, bar = window.model_label, window.statusBar()
     label.setText("Model: seed-20261129-092132 · seed · 81.60% test accuracy")  # as after a training run
