@@ -283,6 +283,13 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            # Qt restores a size saved on another screen as it sees fit: a window saved on a larger screen
+            # came back at its minimum, one saved on a smaller screen shrank on a larger one. The size saved
+            # beside the geometry is used where it fits; where not, a first launch's size on this screen.
+            saved, available = self.settings.value("window/size"), self.screen().availableGeometry().size()
+            if isinstance(saved, QSize) and saved.isValid():
+                fits = saved.boundedTo(available - FRAME_ALLOWANCE) == saved
+                self.resize(saved if fits else first_launch_size(available))
         else:
             self.resize(first_launch_size(self.screen().availableGeometry().size()))
         state = self.settings.value("window/state")
@@ -321,6 +328,7 @@ class MainWindow(QMainWindow):
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/size", self.size())  # the geometry's size, readable to compare screens
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("canvas/brushSize", self.canvas.brush_size())
         self.settings.sync()

@@ -256,3 +256,48 @@ def test_the_progress_text_keeps_the_epoch_in_view(make_window, size, epoch, epo
     else:
         assert info.toolTip() == full  # the rest, on hovering
     assert _whole(panel.progress) and panel.progress.text().endswith("%")  # the bar that gave the room
+
+
+def _screen(tmp_path, width: int, height: int):
+    config = tmp_path / f"screen-{width}x{height}.json"
+    config.write_text(json.dumps({"screens": [{"name": "s", "x": 0, "y": 0, "width": width, "height": height,
+                                              "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    return config
+
+
+def _window_in_process(tmp_path, screen, body: str) -> dict:
+    """Build the window in a fresh process on ``screen`` with the settings in ``tmp_path``; run ``body``."""
+    code = (
+        "import json\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from gui.app import build_window\n"
+        "from gui.screenshots import spin\n"
+        f"w = build_window(settings=QSettings({str(tmp_path / 'settings.ini')!r}, QSettings.Format.IniFormat),"
+        " start=False)\n"
+        f"{body}\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={screen}"})
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_a_window_saved_on_a_larger_screen_opens_whole_on_a_smaller_one(tmp_path):
+    """Saved at 1320 x 900 on a desktop monitor, then opened on a 1366 x 768 laptop: Qt shrank it to the
+    window's minimum (924 x 666 under X11) or left it taller than the screen; it gets a first launch's size."""
+    desktop, laptop = _screen(tmp_path, 1920, 1080), _screen(tmp_path, 1366, 768)
+    saved = _window_in_process(tmp_path, desktop, (
+        "w.show(); spin(100); w.resize(1320, 900); spin(100); w.close(); spin(100)\n"
+        "print(json.dumps({'size': w.size().toTuple()}))"))
+    assert saved["size"] == [1320, 900]
+    seen = _window_in_process(tmp_path, laptop, (
+        "w.show(); spin(200)\n"
+        "seen = {'size': w.size().toTuple(), 'available': w.screen().availableGeometry().size().toTuple(),"
+        " 'minimum': w.minimumSizeHint().toTuple()}\n"
+        "w.close(); spin(100); print(json.dumps(seen))"))
+    expected = first_launch_size(QSize(*seen["available"])).expandedTo(QSize(*seen["minimum"]))
+    assert seen["size"] == list(expected.toTuple())
+
+    # Back on the desktop, a size that fits is kept as it was saved.
+    reopened = _window_in_process(tmp_path, desktop, "w.show(); spin(200); print(json.dumps(w.size().toTuple()))")
+    assert reopened == seen["size"]
