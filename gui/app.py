@@ -28,7 +28,16 @@ def _application(argv: list[str] | None) -> QApplication:
 
 
 def default_settings() -> QSettings:
-    """Window geometry and brush size (the model is recorded by ``model.paths``, shared with the CLI)."""
+    """Window geometry and brush size (the model is recorded by ``model.paths``, shared with the CLI).
+
+    Kept in Qt's per-user place, or in the data folder ``DIGITS_HOME`` names: a separate profile (a
+    demo, a class's shared machine, a script run offscreen) then leaves the user's own window layout
+    alone. (A window run offscreen had saved an 800 x 600 screen's geometry over this machine's.)
+    """
+    from model import paths
+
+    if os.environ.get("DIGITS_HOME"):
+        return QSettings(str(paths.user_data_dir() / "settings.ini"), QSettings.Format.IniFormat)
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
 
 

@@ -81,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
 
     model_path = args.model.resolve() if args.model else None
     os.environ["DIGITS_HOME"] = tempfile.mkdtemp(prefix="digits-screenshots-")
-    from PySide6.QtCore import QSettings
 
     from gui.app import build_window
     from gui.style import use_dark_theme
@@ -97,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     def data_loader():
         return load_splits(notify=lambda m: None).head(limit, 2000, 2000)
 
-    settings = QSettings(str(Path(os.environ["DIGITS_HOME"]) / "settings.ini"), QSettings.Format.IniFormat)
-    window = build_window(settings=settings, data_loader=data_loader, show_error=lambda m: print("error:", m))
+    # With DIGITS_HOME set above, the window's settings go to that throw-away folder too.
+    window = build_window(data_loader=data_loader, show_error=lambda m: print("error:", m))
     if args.dark:
         use_dark_theme(window._app)  # noqa: SLF001
     width, height = (int(v) for v in args.size.split("x"))

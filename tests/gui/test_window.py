@@ -258,3 +258,17 @@ def test_reset_layout_brings_the_docks_back_tabbed_with_training_in_front(qtbot,
     assert all(dock.toggleViewAction().isChecked() for dock in others)  # shown, behind Training's tab
     tabs = [bar for bar in window.findChildren(QTabBar) if bar.count() == 4 and bar.isVisible()]
     assert len(tabs) == 1 and tabs[0].tabText(tabs[0].currentIndex()) == "Training"
+
+
+def test_with_a_data_folder_named_the_window_settings_are_kept_in_it(qapp, tmp_path, monkeypatch):
+    """A separate profile (a demo, a script run offscreen) leaves the user's own window layout alone."""
+    from pathlib import Path
+
+    from gui.app import default_settings
+
+    monkeypatch.setenv("DIGITS_HOME", str(tmp_path / "profile"))
+    settings = default_settings()
+    settings.setValue("canvas/brushSize", 7.0)
+    settings.sync()
+    assert Path(settings.fileName()) == tmp_path / "profile" / "settings.ini"
+    assert "brushSize=7" in (tmp_path / "profile" / "settings.ini").read_text()
