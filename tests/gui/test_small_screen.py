@@ -125,26 +125,12 @@ def test_a_first_launch_sizes_the_window_to_the_screen():
 
 def test_a_first_launch_on_a_1366_by_768_screen_opens_whole(tmp_path):
     """A fresh process on a screen that small: the window, its docks and the digit as it opens."""
-    config = tmp_path / "screen.json"
-    config.write_text(json.dumps({"screens": [{"name": "laptop", "x": 0, "y": 0, "width": 1366, "height": 768,
-                                              "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
-    code = (
-        "import json\n"
-        "from PySide6.QtCore import QSettings\n"
-        "from gui.app import build_window\n"
-        "from gui.screenshots import spin\n"
-        f"w = build_window(settings=QSettings({str(tmp_path / 'settings.ini')!r}, QSettings.Format.IniFormat),"
-        " start=False)\n"
+    seen = _window_in_process(tmp_path, _screen(tmp_path, 1366, 768), (
         "w.show(); spin(200)\n"
         "p, d = w.prediction_panel, w.training_dock\n"
         "print(json.dumps({'size': w.size().toTuple(), 'minimum': w.minimumSizeHint().toTuple(),"
         " 'dock': d.height(), 'dock_minimum': d.minimumSizeHint().height(), 'side_by_side': p.side_by_side(),"
-        " 'preview': p.preview.side(), 'digit': p.digit_label.digit_pixels()}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}"})
-    assert out.returncode == 0, out.stderr
-    seen = json.loads(out.stdout.splitlines()[-1])
+        " 'preview': p.preview.side(), 'digit': p.digit_label.digit_pixels()}))"))
     assert seen["size"][1] <= 768 - 40 and seen["size"][0] <= 1366
     assert seen["minimum"][1] <= seen["size"][1]
     assert seen["dock"] >= seen["dock_minimum"]
