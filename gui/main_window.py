@@ -280,18 +280,18 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         self._settings_notice = self._check_settings()
-        geometry = self.settings.value("window/geometry")
+        geometry, available = self.settings.value("window/geometry"), self.screen().availableGeometry().size()
         if geometry is not None:
             self.restoreGeometry(geometry)
             # Qt restores a size saved on another screen as it sees fit: a window saved on a larger screen
             # came back at its minimum, one saved on a smaller screen shrank on a larger one. The size saved
             # beside the geometry is used where it fits; where not, a first launch's size on this screen.
-            saved, available = self.settings.value("window/size"), self.screen().availableGeometry().size()
+            saved = self.settings.value("window/size")
             if isinstance(saved, QSize) and saved.isValid():
                 fits = saved.boundedTo(available - FRAME_ALLOWANCE) == saved
                 self.resize(saved if fits else first_launch_size(available))
         else:
-            self.resize(first_launch_size(self.screen().availableGeometry().size()))
+            self.resize(first_launch_size(available))
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
