@@ -7,7 +7,8 @@ Each variant is a JSON object: ``name``, the ``TrainConfig`` fields
 (``epochs``, ``batch_size``, ``learning_rate``, ``schedule``,
 ``label_smoothing``), and ``warmup`` (share of the one-cycle spent warming up,
 0.25 as in training), ``schedule_epochs`` (length of the one-cycle, default
-the epochs), ``stop_at`` (epochs to run, default all), ``beta_2`` and
+the epochs), ``alpha`` (the one-cycle's last rate as a share of its peak, 1e-3 as in
+training; it stays there after ``schedule_epochs``), ``stop_at`` (epochs to run, default all), ``beta_2`` and
 ``weight_decay`` (AdamW). Example, the comparison behind OPTIMISATIONS.md
 item 25::
 
@@ -34,7 +35,7 @@ def _optimizer(k, config, steps_per_epoch: int, variant: dict):
     if config.schedule == "onecycle":
         warmup = max(1, int(variant.get("warmup", 0.25) * schedule_steps))
         learning_rate = k.optimizers.schedules.CosineDecay(
-            config.learning_rate / 25, max(1, schedule_steps - warmup), alpha=1e-3,
+            config.learning_rate / 25, max(1, schedule_steps - warmup), alpha=variant.get("alpha", 1e-3),
             warmup_target=config.learning_rate, warmup_steps=warmup)
     beta_2 = variant.get("beta_2", 0.999)
     if variant.get("weight_decay"):
