@@ -8,8 +8,9 @@ reference and shuts the insight thread down on close.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
+from gui import file_dialogs
 from gui.evaluation_view import EvaluationView
 from gui.finetune_worker import FinetuneJob, FinetuneWorker
 from gui.insight_worker import InsightService, InternalsRequest
@@ -225,13 +226,14 @@ class Insight(QObject):
                                             f"already there; {report.total} in all", 8000)
 
     def _ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export my samples", "my-digits.jsonl",
-                                              "Strokes (*.jsonl)")
+        path = file_dialogs.ask_save(self.window, self.window.settings, file_dialogs.STROKES, "Export my samples",
+                                     "my-digits.jsonl", "Strokes (*.jsonl)")
         if path:
             self.export_samples(path)
 
     def _ask_import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Import samples", "", "Strokes (*.jsonl);;All files (*)")
+        path = file_dialogs.ask_open(self.window, self.window.settings, file_dialogs.STROKES, "Import samples",
+                                     "Strokes (*.jsonl);;All files (*)")
         if path:
             self.import_samples(path)
 

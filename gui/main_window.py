@@ -9,7 +9,6 @@ from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import file_dialogs
 from gui.canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, DrawingCanvas
 from gui.inference import InferenceService, PredictionInput
 from gui.insight import install_insight
@@ -464,22 +464,28 @@ class MainWindow(QMainWindow):
             self.report_error(f"{path}: cannot save the drawing ({exc.strerror or exc}).")
 
     def _ask_open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Keras models (*.keras);;All files (*)")
+        path = file_dialogs.ask_open(self, self.settings, file_dialogs.MODELS, "Open model",
+                                     "Keras models (*.keras);;All files (*)")
         if path:
             self.open_model(path)
 
     def _ask_save_model(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save model as", "", "Keras models (*.keras)")
+        active = self.models.active
+        name = f"{active.name}.keras" if active is not None else "model.keras"
+        path = file_dialogs.ask_save(self, self.settings, file_dialogs.MODELS, "Save model as", name,
+                                     "Keras models (*.keras)")
         if path:
             self.save_model_as(path)
 
     def _ask_open_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
+        path = file_dialogs.ask_open(self, self.settings, file_dialogs.IMAGES, "Open image",
+                                     "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
         if path:
             self.open_image(path)
 
     def _ask_save_drawing(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save drawing", "drawing.jsonl", "Strokes (*.jsonl)")
+        path = file_dialogs.ask_save(self, self.settings, file_dialogs.STROKES, "Save drawing", "drawing.jsonl",
+                                     "Strokes (*.jsonl)")
         if path:
             self.save_drawing(path)
 

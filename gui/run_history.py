@@ -22,8 +22,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QColor, QPixmap
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QInputDialog, QMenu, QToolButton, QWidget
 
+from gui import file_dialogs
 from gui.style import is_dark
 from model import history
 from model.errors import DigitsError
@@ -248,7 +249,8 @@ class RunHistoryActions(QObject):
         return history.export_csv(record, path)
 
     def _ask_export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export plots", "training-plots.png", "PNG (*.png)")
+        path = file_dialogs.ask_save(self.window, self.window.settings, file_dialogs.EXPORTS, "Export plots",
+                                     "training-plots.png", "PNG (*.png)")
         if not path:
             return
         try:
@@ -269,8 +271,8 @@ class RunHistoryActions(QObject):
         if not ok:
             return
         record = runs[labels.index(label)]
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export run history as CSV", f"{record.id}.csv",
-                                              "CSV (*.csv)")
+        path = file_dialogs.ask_save(self.window, self.window.settings, file_dialogs.EXPORTS,
+                                     "Export run history as CSV", history.export_file_name(record), "CSV (*.csv)")
         if not path:
             return
         try:

@@ -116,6 +116,17 @@ def local_date(date: str, *, seconds: bool = False, year: bool = True) -> str:
     return local.strftime(f"{'%Y-' if year else ''}%m-%d %H:%M{':%S' if seconds else ''}")
 
 
+def export_file_name(record: RunRecord) -> str:
+    """A CSV name for ``record`` as a person would save it: ``fast-20240501-140327.csv``, in local time,
+    as model files are named. The run id would do, but it reads in UTC and ends in random hex."""
+    when = utc_time(record.date)
+    try:
+        stamp = when.astimezone().strftime("%Y%m%d-%H%M%S") if when is not None else ""
+    except OverflowError:  # past year 9999 in local time
+        stamp = ""
+    return f"{record.arch}-{stamp or record.id}.csv"
+
+
 def run_label(record: RunRecord, seconds: bool = False) -> str:
     """``RunRecord.label``, with the seconds where asked: ``fast 2024-05-01 14:03:27, 99.12%``."""
     acc = f", {record.test_accuracy:.2%}" if record.test_accuracy is not None else ""

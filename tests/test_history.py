@@ -88,6 +88,15 @@ def test_a_date_past_year_9999_is_shown_as_written(time_zone):
     assert history.utc_time("9999-12-31T23:59:59-12:00") is None
 
 
+def test_an_exported_run_is_offered_a_name_in_local_time(time_zone):
+    """The export dialog offered the run id, which reads in UTC and ends in random hex."""
+    time_zone(BERLIN)
+    record = _record("seed", date="2026-11-29T09:21:48+00:00")
+    assert history.export_file_name(record) == "seed-20261129-102148.csv"
+    assert history.export_file_name(_record("seed", date="not a date", id="run-7")) == "seed-run-7.csv"
+    assert history.export_file_name(_record("seed", date="9999-12-31T23:59:59-12:00", id="run-8")) == "seed-run-8.csv"
+
+
 def test_labels_of_runs_that_read_alike_are_told_apart():
     """One architecture, minute and accuracy: the seconds, and a (2) after the later of one second."""
     records = [_record("seed", date=f"2026-11-29T09:21:{s}+00:00", id=f"run-{i}")

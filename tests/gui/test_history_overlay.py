@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,7 +147,10 @@ def test_compare_with_the_legend_and_the_export_dialog_show_runs_in_local_time(
 
     offered = []
     monkeypatch.setattr(QInputDialog, "getItem", lambda *args: (offered.extend(args[3]) or texts[0], True))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(tmp_path / "run.csv"), ""))
+    names = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args: (names.append(Path(args[2]).name) or str(tmp_path / "run.csv"), ""))
     window.run_history.export_csv_action.trigger()
     assert offered == texts
+    assert names == ["seed-20261129-102148.csv"]  # not the run id, which reads in UTC
     assert window.statusBar().currentMessage() == f"exported seed 2026-11-29 10:21, 93.00% to {tmp_path / 'run.csv'}"
