@@ -146,8 +146,8 @@ class RunOverlay(QToolButton):
             if not np.isfinite(values).any():
                 continue  # not recorded (a run without validation, an old record)
             curve = self._plot_for(name).plot(connect="finite")
-            _style(curve, name, colour)
             curve.setData(np.arange(1, len(values) + 1, dtype=float), values * scale)
+            _style(curve, name, colour)
             curves[name] = curve
         if curves:  # one legend entry a run, drawn as its first curve (validation where recorded); a click
             first, *others = curves.values()  # on it hides or shows them all
@@ -170,7 +170,9 @@ class RunOverlay(QToolButton):
 
 
 def _style(curve: pg.PlotDataItem, name: str, colour: QColor) -> None:
-    """A compared run's look: validation dashed with triangles, training dotted, all in its colour."""
+    """A compared run's look: validation dashed with triangles, training dotted, all in its colour.
+
+    Training of a one-epoch run is a single point, which a line cannot draw: it gets a small ring."""
     validation = name.startswith("val_")
     curve.setPen(pg.mkPen(colour, width=2.5 if validation else 1.5,
                           style=Qt.PenStyle.DashLine if validation else Qt.PenStyle.DotLine))
@@ -179,6 +181,11 @@ def _style(curve: pg.PlotDataItem, name: str, colour: QColor) -> None:
         curve.setSymbolSize(8)
         curve.setSymbolBrush(pg.mkBrush(colour))
         curve.setSymbolPen(pg.mkPen(colour))
+    elif curve.yData is not None and np.isfinite(curve.yData).sum() == 1:
+        curve.setSymbol("o")
+        curve.setSymbolSize(6)
+        curve.setSymbolBrush(None)
+        curve.setSymbolPen(pg.mkPen(colour, width=1.5))
 
 
 def legend_label(record: history.RunRecord, seconds: bool = False) -> str:

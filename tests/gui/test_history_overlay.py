@@ -154,3 +154,23 @@ def test_compare_with_the_legend_and_the_export_dialog_show_runs_in_local_time(
     assert offered == texts
     assert names == ["seed-20261129-102148.csv"]  # not the run id, which reads in UTC
     assert window.statusBar().currentMessage() == f"exported seed 2026-11-29 10:21, 93.00% to {tmp_path / 'run.csv'}"
+
+
+def test_a_one_epoch_runs_training_point_is_drawn(qtbot, tiny_results, time_zone):
+    """Its training curve is a single point: as a dotted line alone it was not drawn at all."""
+    from gui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    one_epoch = _saved_seed_run("2026-11-29T09:21:48+00:00")
+    longer = _record(tiny_results)[1]
+    overlay = panel.compare_button
+    overlay.refresh()
+    for record in (one_epoch, longer):
+        overlay.set_shown(record.id, True)
+    single = overlay.curves(one_epoch.id)
+    assert single["loss"].opts["symbol"] == "o" and single["accuracy"].opts["symbol"] == "o"
+    assert overlay.curves(longer.id)["loss"].opts["symbol"] is None  # a line needs no marks
+    assert single["val_loss"].opts["symbol"] == "t"  # validation keeps its triangles
+    overlay._restyle()  # noqa: SLF001 - what a theme change calls (the plots' restyled signal): the point stays
+    assert single["loss"].opts["symbol"] == "o"
