@@ -1,0 +1,96 @@
+"""``model/`` runs on Keras's JAX backend too: the fixed choice is the Keras 3 API only, so that it does.
+
+Keras picks its backend once per process, at import, so the JAX side runs in a fresh
+process with ``KERAS_BACKEND=jax``. JAX is in the test extra (CPU wheels).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DATA, REPO
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                                reason="JAX is not installed (pip install -e '.[test]' installs it)")
+
+ON_JAX = """
+import importlib.abc, json, sys
+
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    # As on a machine with JAX and no TensorFlow (the GPU machines the benchmarks issue names).
+    def find_spec(self, name, path, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+
+
+sys.meta_path.insert(0, NoTensorFlow())
+import numpy as np
+from model.backend import keras
+from model.data import load_splits
+from model.inference import Predictor
+from model.modelio import load_model, new_metadata, save_model
+from model.strokes import read_drawings
+from model.training import TrainConfig, train
+
+out = {"backend": keras().backend.backend()}
+data = load_splits(notify=lambda message: None).head(3000, 500, 1000)
+result = train(TrainConfig(arch="fast", epochs=2, batch_size=64, learning_rate=3e-3), data)
+out["accuracy"], out["temperature"], out["epochs"] = result.test_accuracy, result.temperature, result.epochs_completed
+saved = sys.argv[1] + "/fast-on-jax.keras"
+save_model(result.model, saved, new_metadata("fast", result.config.to_dict(), result.test_accuracy,
+                                             **result.metadata_extra()))
+drawings = read_drawings(sys.argv[2])
+before = [p.probabilities for p in Predictor(result.model, result.temperature).predict_drawings(drawings)]
+reloaded = load_model(saved)
+after = [p.probabilities for p in Predictor(reloaded.model, reloaded.temperature).predict_drawings(drawings)]
+out["reload_gap"] = float(np.abs(np.asarray(before) - np.asarray(after)).max())
+batches, asked = [], []
+stopped = train(TrainConfig(arch="fast", epochs=1, batch_size=64, progress_interval=0), data,
+                on_batch=lambda p: batches.append(p.batch), should_stop=lambda: asked.append(1) or len(asked) >= 3)
+out["stopped"], out["last_batch"], out["epochs_when_stopped"] = stopped.stopped, batches[-1], stopped.epochs_completed
+bundled = load_model(sys.argv[3])
+predictor = Predictor(bundled.model, bundled.temperature, frozen=True, interactive=True)
+out["bundled"] = [p.probabilities.tolist() for p in predictor.predict_drawings(drawings)]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def on_jax(tmp_path_factory) -> dict:
+    from model import paths
+
+    home = tmp_path_factory.mktemp("jax-home")
+    env = dict(os.environ, KERAS_BACKEND="jax", DIGITS_HOME=str(home), JAX_PLATFORMS="cpu")
+    run = subprocess.run([sys.executable, "-c", ON_JAX, str(home), str(DATA / "pendigits-sample.jsonl"),
+                          str(paths.BUNDLED_MODEL)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_training_saving_and_stop_work_on_jax_without_tensorflow(on_jax):
+    """TensorFlow cannot be imported there: model/'s TensorFlow reach-ins stay behind their backend checks."""
+    assert on_jax["backend"] == "jax"
+    assert on_jax["epochs"] == 2 and on_jax["accuracy"] > 0.85  # 3,000 images, as conftest's TensorFlow model
+    assert 0.05 <= on_jax["temperature"] <= 20
+    assert on_jax["reload_gap"] < 1e-5  # saved and loaded with its temperature
+    # Stop asked at the third batch's end: no batch ran after it, and the cut epoch is not recorded.
+    assert on_jax["stopped"] and on_jax["last_batch"] == 3 and on_jax["epochs_when_stopped"] == 0
+
+
+def test_the_bundled_model_reads_drawings_alike_on_both_backends(on_jax, pendigits_samples):
+    """Saved under TensorFlow, the bundled model gives the same probabilities on JAX."""
+    from model import paths
+    from model.inference import Predictor
+    from model.modelio import load_model
+
+    bundled = load_model(paths.BUNDLED_MODEL)
+    here = [p.probabilities for p in Predictor(bundled.model, bundled.temperature).predict_drawings(pendigits_samples)]
+    np.testing.assert_allclose(np.asarray(on_jax["bundled"]), np.asarray(here), atol=1e-4)
+    assert Path(paths.BUNDLED_MODEL).is_file()
