@@ -103,14 +103,19 @@ def utc_time(date: str) -> _dt.datetime | None:
         return None
 
 
+def _local_time(date: str) -> _dt.datetime | None:
+    """A record's ``date`` in the machine's zone; ``None`` when it does not parse or cannot be shown."""
+    when = utc_time(date)
+    try:
+        return when.astimezone() if when is not None else None
+    except OverflowError:  # past year 9999 in local time
+        return None
+
+
 def local_date(date: str, *, seconds: bool = False, year: bool = True) -> str:
     """A record's ``date`` as the user reads it, in local time: ``2024-05-01 14:03`` (``14:03:27``
     with ``seconds``, ``05-01 14:03`` without ``year``). A date that does not parse is shown as written."""
-    when = utc_time(date)
-    try:
-        local = when.astimezone() if when is not None else None
-    except OverflowError:  # past year 9999 in local time
-        local = None
+    local = _local_time(date)
     if local is None:
         return str(date)
     return local.strftime(f"{'%Y-' if year else ''}%m-%d %H:%M{':%S' if seconds else ''}")
@@ -119,12 +124,8 @@ def local_date(date: str, *, seconds: bool = False, year: bool = True) -> str:
 def export_file_name(record: RunRecord) -> str:
     """A CSV name for ``record`` as a person would save it: ``fast-20240501-140327.csv``, in local time,
     as model files are named. The run id would do, but it reads in UTC and ends in random hex."""
-    when = utc_time(record.date)
-    try:
-        stamp = when.astimezone().strftime("%Y%m%d-%H%M%S") if when is not None else ""
-    except OverflowError:  # past year 9999 in local time
-        stamp = ""
-    return f"{record.arch}-{stamp or record.id}.csv"
+    local = _local_time(record.date)
+    return f"{record.arch}-{local.strftime('%Y%m%d-%H%M%S') if local is not None else record.id}.csv"
 
 
 def run_label(record: RunRecord, seconds: bool = False) -> str:
