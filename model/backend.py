@@ -43,13 +43,41 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+@contextmanager
+def _jax_hidden():
+    """Make ``import jax`` fail inside the block, unless Keras was asked for another backend.
+
+    When JAX is installed (it comes with the test extra, and many ML environments
+    have it), TensorFlow's own import loads it for its TFLite converter, which the
+    app never uses: 0.3 s more before the first prediction. Where ``KERAS_BACKEND``
+    is unset, Keras's config file may still name JAX: ``keras`` then retries with
+    JAX visible.
+    """
+    hide = os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and "jax" not in sys.modules
+    if hide:
+        sys.modules["jax"] = None  # type: ignore[assignment] - None in sys.modules makes an import fail
+    try:
+        yield
+    finally:
+        if hide and "jax" in sys.modules and sys.modules["jax"] is None:
+            del sys.modules["jax"]
+
+
+def _import_keras() -> ModuleType:
+    try:
+        with _jax_hidden():
+            import keras as k
+    except ImportError:  # a Keras configured for JAX: import it as it is
+        import keras as k
+    return k
+
+
 def keras() -> ModuleType:
     global _keras
     if _keras is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _native_stderr_silenced():
-            import keras as _k
-
+            _k = _import_keras()
             _k.ops.zeros(1)  # initialises the device now, while its notes are still hidden
         # TensorFlow's ~280,000 objects live as long as the process; left in the collector's oldest
         # generation, every full collection walks them all: 110 ms holding the GIL (measured with the

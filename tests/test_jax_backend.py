@@ -94,3 +94,22 @@ def test_the_bundled_model_reads_drawings_alike_on_both_backends(on_jax, pendigi
     here = [p.probabilities for p in Predictor(bundled.model, bundled.temperature).predict_drawings(pendigits_samples)]
     np.testing.assert_allclose(np.asarray(on_jax["bundled"]), np.asarray(here), atol=1e-4)
     assert Path(paths.BUNDLED_MODEL).is_file()
+
+
+def test_tensorflow_does_not_load_jax_for_the_app(tmp_path):
+    """TensorFlow's import loads JAX when it is installed (its TFLite converter), 0.3 s before the first
+    prediction for nothing: hidden while Keras loads on TensorFlow, importable after."""
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    script = ("import sys; from model.backend import keras; k = keras(); loaded = 'jax' in sys.modules; "
+              "import jax; print(k.backend.backend(), loaded, jax.__name__)")
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=dict(env, KERAS_HOME=str(tmp_path)),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["tensorflow", "False", "jax"]
+    # A Keras whose config file names JAX (no KERAS_BACKEND) still gets it.
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax", "floatx": "float32", "epsilon": 1e-7,
+                                                     "image_data_format": "channels_last"}))
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=dict(env, KERAS_HOME=str(tmp_path)),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["jax", "True", "jax"]
