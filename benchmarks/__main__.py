@@ -28,6 +28,7 @@ SUITE = {
     "memory": 600,
     "pendigits": 900,
     "calibration": 300,
+    "not_digits": 300,
     "gui_launch": 300,
     "gui_stall": 400,
     "soak": 600,

@@ -28,6 +28,7 @@ TITLES = {
     "gui_stall": "GUI-thread stalls while training",
     "soak": "Soak: memory while drawing and training",
     "soak_short": "Soak, the suite's short run",
+    "not_digits": "Shapes that are not digits",
     "ablations": "Ablations: the effect of each speed change",
     "jax_accuracy": "JAX backend: time to 99.0 % and 99.5 % for fast and best",
 }
