@@ -29,6 +29,7 @@ SUITE = {
     "pendigits": 900,
     "calibration": 300,
     "not_digits": 300,
+    "startup_memory": 300,
     "gui_launch": 300,
     "gui_stall": 400,
     "soak": 600,

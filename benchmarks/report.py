@@ -29,6 +29,7 @@ TITLES = {
     "soak": "Soak: memory while drawing and training",
     "soak_short": "Soak, the suite's short run",
     "not_digits": "Shapes that are not digits",
+    "startup_memory": "What loading costs: JAX hidden from TensorFlow, XLA for one drawing",
     "ablations": "Ablations: the effect of each speed change",
     "jax_accuracy": "JAX backend: time to 99.0 % and 99.5 % for fast and best",
 }

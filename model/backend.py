@@ -49,7 +49,8 @@ def _jax_hidden():
 
     When JAX is installed (it comes with the test extra, and many ML environments
     have it), TensorFlow's own import loads it for its TFLite converter, which the
-    app never uses: 0.3 s more before the first prediction. Where ``KERAS_BACKEND``
+    app never uses: about 0.25 s and 110 MB more (``python -m benchmarks
+    startup_memory``). Where ``KERAS_BACKEND``
     is unset, Keras's config file may still name JAX: ``keras`` then retries with
     JAX visible.
     """
