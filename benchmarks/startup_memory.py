@@ -21,17 +21,16 @@ import json
 import sys
 import time
 
-from benchmarks.common import Figure, child_env, fig_from_samples, last_json_line, main, run_child
-
-MB = 2 ** 20
-
-
-def _vm(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
+from benchmarks.common import (
+    Figure,
+    child_env,
+    fig_from_samples,
+    last_json_line,
+    main,
+    peak_rss_mb,
+    rss_mb,
+    run_child,
+)
 
 
 def child(which: str) -> None:
@@ -43,7 +42,7 @@ def child(which: str) -> None:
         backend._jax_hidden = nullcontext  # noqa: SLF001 - the variant measured: without the hiding
     started = time.perf_counter()
     backend.keras()
-    out = {"keras_seconds": time.perf_counter() - started, "keras_rss": _vm("VmRSS"),
+    out = {"keras_seconds": time.perf_counter() - started, "keras_rss_mb": rss_mb(),
            "jax_loaded": "jax" in sys.modules}
     if which in ("xla", "plain"):
         import numpy as np
@@ -58,7 +57,7 @@ def child(which: str) -> None:
         drawing[6:22, 13:15] = 1.0  # a stroke: a "1"
         for _ in range(50):
             predictor.probabilities(drawing[None])
-        out["peak"] = _vm("VmHWM")
+        out["peak_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 
@@ -86,7 +85,7 @@ def run(opts) -> list[Figure]:
             figures.append(fig_from_samples(f"keras_import_seconds_{variant}", label + ": seconds",
                                             [x["keras_seconds"] for x in runs], "s"))
             figures.append(fig_from_samples(f"keras_import_rss_{variant}", label + ": resident memory",
-                                            [x["keras_rss"] / MB for x in runs], "MB",
+                                            [x["keras_rss_mb"] for x in runs], "MB",
                                             note=f"JAX loaded: {loaded}"))
     else:
         figures.append(Figure("keras_import_seconds_jax-hidden", "keras() with JAX hidden or visible", None, "s",
@@ -94,7 +93,7 @@ def run(opts) -> list[Figure]:
     r = _children(["xla", "plain"], reps)
     for variant, label in (("xla", "bundled model, 50 drawings one by one through XLA (the window): peak RSS"),
                            ("plain", "  the same through TensorFlow's plain graph: peak RSS")):
-        figures.append(fig_from_samples(f"predict_peak_rss_{variant}", label, [x["peak"] / MB for x in r[variant]],
+        figures.append(fig_from_samples(f"predict_peak_rss_{variant}", label, [x["peak_mb"] for x in r[variant]],
                                         "MB"))
     return figures
 
