@@ -18,7 +18,6 @@ and ``python -m benchmarks --report-only`` here once the JSON is copied to ``ben
 from __future__ import annotations
 
 import os
-import time
 
 from benchmarks.common import Figure, log, main, mnist_splits
 
@@ -34,26 +33,6 @@ def _device() -> str:
     return f"{device.platform}: {getattr(device, 'device_kind', device)}"
 
 
-def one_run(arch: str, data, epochs: int | None, seed: int = 0) -> dict:
-    from benchmarks.time_to_99 import Checkpointer
-    from model import architectures
-    from model.backend import keras
-    from model.training import TrainConfig, train
-
-    config = TrainConfig(arch=arch, epochs=epochs, seed=seed)
-    eval_model = architectures.get(arch).build()  # the checkpoints' scoring copy: off the clock
-    t0 = time.perf_counter()
-    keras().utils.set_random_seed(seed)
-    model = architectures.get(arch).build()
-    ckpt = Checkpointer(eval_model, model, data, **CHECKPOINTS[arch], stop_when_reached=False, targets=TARGETS)
-    ckpt.t0 = t0
-    result = train(config, data, on_batch=ckpt.on_batch, initial_model=model)
-    return {"arch": arch, "config": result.config.to_dict(), "reached": ckpt.first_reached,
-            "final": result.test_accuracy, "train_seconds": result.train_seconds,
-            "call_seconds": time.perf_counter() - t0 - ckpt.overhead,
-            "best_checkpoint": max((p[2] for p in ckpt.points), default=None)}
-
-
 def run(opts) -> list[Figure]:
     # Keras reads its backend once, at its import: this module runs in its own interpreter, and nothing
     # has imported Keras yet when run() starts (benchmarks.common does not).
@@ -65,23 +44,25 @@ def run(opts) -> list[Figure]:
     data = mnist_splits()
     if opts.quick:  # a smoke run of this script on any machine: not figures to quote
         data = data.head(6000, 1000, 10000)
+    from benchmarks.time_to_99 import one_run
+
     figures = []
     for arch in opts.archs:
-        r = one_run(arch, data, epochs=1 if opts.quick else None)
-        cfg = r["config"]
+        r = one_run(arch, epochs=1 if opts.quick else None, **CHECKPOINTS[arch], data=data, targets=TARGETS)
+        cfg, final = r["config"], r["final_test_accuracy"]
         recipe = f"{cfg['epochs']} epoch(s), batch {cfg['batch_size']}, peak lr {cfg['learning_rate']:g}"
-        log(f"  {arch} on {device}: reached {r['reached']}, final {r['final']:.4f}, train {r['train_seconds']:.1f} s")
+        log(f"  {arch} on {device}: reached {r['reached']}, final {final:.4f}, fit {r['fit_seconds']:.1f} s")
         for target in TARGETS:
             key = f"jax_{arch}_time_to_{target * 100:g}".replace(".", "_")
             label = f"JAX, {arch}: time to {target:.1%} test accuracy (train() call)"
             hit = r["reached"].get(target)
             note = f"on {device}; Keras backend {backend}; {recipe}"
             if hit is None:
-                missed = f"not reached: best checkpoint {r['best_checkpoint']:.2%}, final {r['final']:.2%}"
+                missed = f"not reached: best checkpoint {r['best_checkpoint_accuracy']:.2%}, final {final:.2%}"
                 figures.append(Figure(key, label, None, "s", note=f"{missed}; {note}"))
             else:
                 figures.append(Figure(key, label, hit[0], "s", note=f"at epoch {hit[1]:.2f} ({hit[2]:.2%}); {note}"))
-        figures.append(Figure(f"jax_{arch}_final", f"JAX, {arch}: final test accuracy", 100 * r["final"], "%",
+        figures.append(Figure(f"jax_{arch}_final", f"JAX, {arch}: final test accuracy", 100 * final, "%",
                               note=f"on {device}; whole train() call {r['call_seconds']:.1f} s"))
     return figures
 

@@ -78,18 +78,20 @@ class Checkpointer:
 
 def one_run(arch: str, *, epochs: int | None = None, batch_size: int | None = None,
             learning_rate: float | None = None, every: float = 0.1, start: float = 0.5,
-            stop_when_reached: bool = False, seed: int = 0) -> dict:
+            stop_when_reached: bool = False, seed: int = 0, data=None, targets: tuple[float, ...] = (TARGET,)) -> dict:
+    """One run through ``train()`` scored at test checkpoints; ``data`` defaults to the app's MNIST splits,
+    and ``reached`` holds where each of ``targets`` was first met (``Checkpointer.first_reached``)."""
     from model import architectures
     from model.backend import keras
     from model.training import TrainConfig, train
 
-    data = mnist_splits()
+    data = data if data is not None else mnist_splits()
     config = TrainConfig(arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
     eval_model = architectures.get(arch).build()  # the checkpoints' scoring copy: off the clock
     t0 = time.perf_counter()
     keras().utils.set_random_seed(seed)
     model = architectures.get(arch).build()  # what train() does, done here to keep a handle for checkpoints
-    ckpt = Checkpointer(eval_model, model, data, every, start, stop_when_reached)
+    ckpt = Checkpointer(eval_model, model, data, every, start, stop_when_reached, targets)
     ckpt.t0 = t0
     result = train(config, data, on_batch=ckpt.on_batch, should_stop=ckpt.should_stop, initial_model=model)
     total = time.perf_counter() - t0 - ckpt.overhead
@@ -99,6 +101,7 @@ def one_run(arch: str, *, epochs: int | None = None, batch_size: int | None = No
         "config": result.config.to_dict(),
         "time_to_99": reached[0] if reached else None,
         "position_at_99": reached[1] if reached else None,
+        "reached": ckpt.first_reached,
         "final_test_accuracy": result.test_accuracy,
         "best_checkpoint_accuracy": max((p[2] for p in ckpt.points), default=None),
         "fit_seconds": result.train_seconds,
