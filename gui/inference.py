@@ -76,8 +76,9 @@ class InferenceWorker(QObject):
 
     def _make_predictor(self, model, temperature: float, frozen: bool = True, interactive: bool = False):
         """``interactive``: compile one drawing's graph with XLA (``Predictor``). TensorFlow keeps each
-        compiled program for the rest of the process, about 1.6 MB for the bundled model, so only models
-        a person opens get it, not every model a training run or an epoch hands over."""
+        compiled program for the rest of the process, about 1.6 MB for the bundled model (plus about 80 MB
+        of XLA at the first), so only models a person opens get it, not every model a training run or an
+        epoch hands over."""
         from model.inference import Predictor
 
         predictor = Predictor(model, temperature, frozen=frozen, interactive=interactive)

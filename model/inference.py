@@ -69,8 +69,9 @@ class Predictor:
         window does while a person draws. One drawing's graph is then compiled with XLA at the first
         prediction: about 0.2 s once, for 0.2 ms less on every drawing after (OPTIMISATIONS.md item 29).
         A command that predicts a few files would only pay the compile, and TensorFlow keeps each compiled
-        program until the process ends (about 1.6 MB for the bundled model), so it is for models that
-        predict for a long time."""
+        program until the process ends (about 1.6 MB for the bundled model; the first compile in a process
+        also keeps about 80 MB of XLA itself, ``python -m benchmarks startup_memory``), so it is for models
+        that predict for a long time."""
         self.model = model
         self.temperature = temperature
         self._single = np.zeros((1, 28, 28, 1), dtype=np.float32)
