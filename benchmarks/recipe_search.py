@@ -9,7 +9,9 @@ Each variant is a JSON object: ``name``, the ``TrainConfig`` fields
 0.25 as in training), ``schedule_epochs`` (length of the one-cycle, default
 the epochs), ``alpha`` (the one-cycle's last rate as a share of its peak, 1e-3 as in
 training; it stays there after ``schedule_epochs``), ``stop_at`` (epochs to run, default all), ``beta_2`` and
-``weight_decay`` (AdamW). Example, the comparison behind OPTIMISATIONS.md
+``weight_decay`` (AdamW), ``beta_1``, ``optimizer`` (``"adam"``, ``"nadam"`` or
+``"lion"``) and ``initializer`` (a Keras initializer's class name, drawn again for
+every kernel). Example, the comparison behind OPTIMISATIONS.md
 item 25::
 
     python -m benchmarks.recipe_search --seeds 0-5 \\
@@ -37,10 +39,23 @@ def _optimizer(k, config, steps_per_epoch: int, variant: dict):
         learning_rate = k.optimizers.schedules.CosineDecay(
             config.learning_rate / 25, max(1, schedule_steps - warmup), alpha=variant.get("alpha", 1e-3),
             warmup_target=config.learning_rate, warmup_steps=warmup)
-    beta_2 = variant.get("beta_2", 0.999)
+    betas = {"beta_1": variant.get("beta_1", 0.9), "beta_2": variant.get("beta_2", 0.999)}
+    if variant.get("optimizer") == "lion":
+        return k.optimizers.Lion(learning_rate, beta_1=variant.get("beta_1", 0.9), beta_2=variant.get("beta_2", 0.99))
+    if variant.get("optimizer") == "nadam":
+        return k.optimizers.Nadam(learning_rate, **betas)
     if variant.get("weight_decay"):
-        return k.optimizers.AdamW(learning_rate, weight_decay=variant["weight_decay"], beta_2=beta_2)
-    return k.optimizers.Adam(learning_rate, beta_2=beta_2)
+        return k.optimizers.AdamW(learning_rate, weight_decay=variant["weight_decay"], **betas)
+    return k.optimizers.Adam(learning_rate, **betas)
+
+
+def _reinitialise(k, model, initializer: str, seed: int) -> None:
+    """Draw every kernel again from another initializer (Keras's default is Glorot uniform)."""
+    for index, layer in enumerate(model.layers):
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None:
+            kernel.assign(k.initializers.get({"class_name": initializer, "config": {"seed": seed + index}})(
+                tuple(kernel.shape)))
 
 
 def one_run(variant: dict, arch: str, seed: int, every: int) -> dict:
@@ -57,6 +72,8 @@ def one_run(variant: dict, arch: str, seed: int, every: int) -> dict:
     steps_per_epoch = math.ceil(len(pixels) / config.batch_size)
     k.utils.set_random_seed(seed)
     model = architectures.get(arch).build()
+    if variant.get("initializer"):
+        _reinitialise(k, model, variant["initializer"], seed)
     trainable = k.Sequential([k.Input(shape=architectures.INPUT_SHAPE, dtype="uint8"),
                               k.layers.Rescaling(1 / 255.0), model])
     loss = (smoothed_sparse_crossentropy(config.label_smoothing) if config.label_smoothing

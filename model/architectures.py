@@ -21,7 +21,6 @@ class Recipe:
     batch_size: int
     epochs: int
     schedule: str = "constant"  # "constant" or "onecycle" (linear warm-up, cosine decay)
-    optimizer: str = "adam"
     augment: bool = False
     label_smoothing: float = 0.0  # share of each target spread over all ten classes (0: plain cross-entropy)
 
