@@ -171,7 +171,8 @@ def compiled_forward(model, batch_shape: tuple[int, ...], *, xla: bool = False):
     """``model``'s inference traced once for float32 batches of ``batch_shape``; None off TensorFlow.
 
     The returned function takes a NumPy array of exactly that shape and returns a
-    NumPy array. Why: for one drawing, Keras's ``predict_on_batch`` spends about
+    NumPy array (a list of them for a model with several outputs). Why: for one
+    drawing, Keras's ``predict_on_batch`` spends about
     0.3 ms around the graph it runs (the ``tf.function`` dispatch, converting the
     array, its data-adapter wrapping), a fifth of the whole prediction. Calling the
     traced concrete function with a tensor skips that: 1.38 against 1.65 ms for the
@@ -196,7 +197,10 @@ def compiled_forward(model, batch_shape: tuple[int, ...], *, xla: bool = False):
                                autograph=False, jit_compile=jit_compile).get_concrete_function()
 
         def forward(batch):
-            return concrete(tf.constant(batch)).numpy()
+            outputs = concrete(tf.constant(batch))
+            if isinstance(outputs, (list, tuple)):  # a model with several outputs
+                return [output.numpy() for output in outputs]
+            return outputs.numpy()
 
         forward.xla = jit_compile
         return forward

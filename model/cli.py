@@ -180,7 +180,7 @@ def cmd_train(args) -> int:
     metadata = new_metadata(args.arch, result.config.to_dict(), result.test_accuracy, data=data.source,
                             **result.metadata_extra())
     try:
-        save_model(result.model, out, metadata)
+        save_model(result.model, out, metadata, result.novelty)
     except DigitsError as exc:
         if args.out is None:  # the user data folder is read-only or full: say where else it can go
             raise DigitsError(f"{str(exc).rstrip('.')}; train again with --out PATH to save it elsewhere.") from None
@@ -239,14 +239,18 @@ def _evaluate_drawings(args) -> int:
     if not drawings or any(d.label is None for d in drawings):
         raise DigitsError(f"{args.strokes}: every drawing needs a 'label' to be evaluated.")
     loaded = _load_model(args.model)
-    predictions = Predictor(loaded.model, loaded.temperature, frozen=True).predict_drawings(drawings)
+    predictor = Predictor(loaded.model, loaded.temperature, frozen=True, novelty=loaded.novelty)
+    predictions = predictor.predict_drawings(drawings)
     correct = [p.digit == d.label for p, d in zip(predictions, drawings)]
     accuracy = sum(correct) / len(correct)
+    # Real digits called "not a digit": the price of the honest answer (model.novelty); None: the model cannot tell.
+    unfamiliar = sum(bool(p.unfamiliar) for p in predictions) if predictor.novelty is not None else None
     if args.json:
         print(json.dumps({"accuracy": accuracy, "count": len(correct),
-                          "no_digit": sum(p.digit is None for p in predictions)}))
+                          "no_digit": sum(p.digit is None for p in predictions), "unfamiliar": unfamiliar}))
     else:
-        print(f"{loaded.describe()}: {accuracy:.2%} of {len(correct)} drawings from {args.strokes}")
+        flagged = f"; {unfamiliar} called not a digit" if unfamiliar is not None else ""
+        print(f"{loaded.describe()}: {accuracy:.2%} of {len(correct)} drawings from {args.strokes}{flagged}")
     return 0
 
 
@@ -268,7 +272,7 @@ def cmd_predict(args) -> int:
     else:
         drawings, images = [], [load_image(p) for p in args.images]
     loaded = _load_model(args.model)
-    predictor = Predictor(loaded.model, loaded.temperature, frozen=True)
+    predictor = Predictor(loaded.model, loaded.temperature, frozen=True, novelty=loaded.novelty)
     if drawings:
         predictions = predictor.predict_drawings(drawings)
     else:
@@ -308,7 +312,7 @@ def cmd_finetune(args) -> int:
     metadata = new_metadata(loaded.arch, config_dict(config), result.mnist_after, name=out.stem,
                             data=f"{data.source} + {args.samples}", finetuned_from=str(loaded.path),
                             **result.metadata_extra())
-    save_model(result.model, out, metadata)
+    save_model(result.model, out, metadata, result.novelty)
     if result.forgot:
         print(f"digits: MNIST test accuracy fell by {-result.mnist_change:.2%} (more than 0.2 points); "
               f"the model is saved but not made current.", file=sys.stderr)

@@ -67,6 +67,7 @@ class FinetuneResult:
     extra_before: float | None = None  # accuracy on ``evaluate_on`` drawings, when given
     extra_after: float | None = None
     held_back_ids: list[str] = field(default_factory=list)
+    novelty: object = None  # model.novelty.Novelty of the tuned model: the person's digits count as digits
 
     @property
     def stopped(self) -> bool:
@@ -223,16 +224,19 @@ def finetune(
         label_smoothing=0.0,  # measured with plain cross-entropy (tests/test_finetune.py); the recipe's is for MNIST
     )
     result = train(train_config, data, on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop,
-                   initial_model=tuned)
+                   initial_model=tuned, fit_novelty=False)  # its validation split is a few personal samples
 
     calibration = calibrate(tuned, mnist.x_val, mnist.y_val) if len(mnist.x_val) else None
+    from model.novelty import fit_model
+
+    novelty = fit_model(tuned, x_mix, y_mix, mnist.x_val, config.seed)
     return FinetuneResult(
         model=tuned, train_result=result, personal_train=len(train_idx), personal_held_back=len(held_idx),
         mnist_in_mix=n_mnist,
         personal_before=personal_before, personal_after=_accuracy(tuned, x_held, y_held),
         mnist_before=mnist_before, mnist_after=float(_accuracy(tuned, mnist.x_test, mnist.y_test) or 0.0),
         calibration=calibration, extra_before=extra_before, extra_after=_accuracy(tuned, x_extra, y_extra),
-        held_back_ids=[str(samples[kept[i]].extra.get("id", kept[i])) for i in held_idx],
+        held_back_ids=[str(samples[kept[i]].extra.get("id", kept[i])) for i in held_idx], novelty=novelty,
     )
 
 

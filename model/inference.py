@@ -24,6 +24,8 @@ class Prediction:
     confidence: float
     probabilities: np.ndarray  # ten floats summing to 1; zeros when there is no digit
     network_input: np.ndarray | None  # the (28, 28) image the network saw
+    # Unlike the digits the model learned from (model.novelty); None when the model cannot tell.
+    unfamiliar: bool | None = None
 
     @property
     def is_digit(self) -> bool:
@@ -41,6 +43,7 @@ class Prediction:
             "digit": self.digit,
             "confidence": round(float(self.confidence), 6),
             "probabilities": [round(float(p), 6) for p in self.probabilities],
+            "unfamiliar": self.unfamiliar,
         }
 
 
@@ -60,8 +63,12 @@ def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarr
 class Predictor:
     """Wraps a Keras model: (N, 28, 28) inputs in, calibrated probabilities out."""
 
-    def __init__(self, model, temperature: float = 1.0, *, frozen: bool = False, interactive: bool = False):
-        """``frozen``: ``model``'s weights will not change while this predictor is used (a loaded model,
+    def __init__(self, model, temperature: float = 1.0, *, frozen: bool = False, interactive: bool = False,
+                 novelty=None):
+        """``novelty``: the model's ``model.novelty.Novelty``, to tell each prediction whether the drawing
+        looks like a digit at all (``Prediction.unfamiliar``).
+
+        ``frozen``: ``model``'s weights will not change while this predictor is used (a loaded model,
         not a model in training or an epoch snapshot), so it may predict with a faster copy of it, its
         batch normalisation folded.
 
@@ -83,8 +90,16 @@ class Predictor:
             from model.folding import fold_batch_norm
 
             self._network = fold_batch_norm(model)
+        self.novelty = None
+        if novelty is not None:
+            from model.novelty import tapped
 
-    def _call(self, batch: np.ndarray) -> np.ndarray:
+            with_tap = tapped(self._network, novelty)
+            if with_tap is not None:
+                self._network, self.novelty = with_tap, novelty
+
+    def _call(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw probabilities, and each input's novelty distance when the network gives them."""
         if self._rank == 3:
             batch = batch[..., 0]
         forward = self._forwards.get(batch.shape)
@@ -94,44 +109,60 @@ class Predictor:
             xla = self._xla_single and batch.shape[0] == 1
             forward = compiled_forward(self._network, batch.shape, xla=xla) or self._network.predict_on_batch
             self._forwards[batch.shape] = forward
-        return np.asarray(forward(batch), dtype=np.float32)
+        outputs = forward(batch)
+        if isinstance(outputs, (list, tuple)):
+            return np.asarray(outputs[0], dtype=np.float32), np.asarray(outputs[1], dtype=np.float32)
+        return np.asarray(outputs, dtype=np.float32), None
 
-    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities, in fixed-size batches."""
+    def _outputs(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities and (N,) unfamiliar flags (or None)."""
         inputs = np.asarray(inputs, dtype=np.float32).reshape(-1, 28, 28, 1)
         if len(inputs) == 1:
             self._single[...] = inputs
-            raw = self._call(self._single)
+            raw, distances = self._call(self._single)
         else:
             chunks = []
             for start in range(0, len(inputs), BULK_BATCH):
                 chunk = inputs[start:start + BULK_BATCH]
                 padded = np.zeros((BULK_BATCH, 28, 28, 1), dtype=np.float32)
                 padded[:len(chunk)] = chunk
-                chunks.append(self._call(padded)[:len(chunk)])
-            raw = np.concatenate(chunks) if chunks else np.zeros((0, 10), dtype=np.float32)
+                probs, far = self._call(padded)
+                chunks.append((probs[:len(chunk)], None if far is None else far[:len(chunk)]))
+            raw = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros((0, 10), dtype=np.float32)
+            distances = np.concatenate([c[1] for c in chunks]) if chunks and chunks[0][1] is not None else None
         raw = np.clip(np.nan_to_num(raw, nan=0.0), 0.0, None)
         sums = raw.sum(axis=1, keepdims=True)
         raw = np.where(sums > 0, raw / np.where(sums > 0, sums, 1), 0.1)
-        return apply_temperature(raw, self.temperature).astype(np.float32)
+        unfamiliar = None
+        if distances is not None and self.novelty is not None:
+            with np.errstate(invalid="ignore"):  # a broken model's NaN: unfamiliar, not an error
+                unfamiliar = ~(distances <= self.novelty.threshold)
+        return apply_temperature(raw, self.temperature).astype(np.float32), unfamiliar
 
-    def _wrap(self, network_input: np.ndarray | None, probabilities: np.ndarray | None) -> Prediction:
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities, in fixed-size batches."""
+        return self._outputs(inputs)[0]
+
+    def _wrap(self, network_input: np.ndarray | None, probabilities: np.ndarray | None,
+              unfamiliar: bool | None = None) -> Prediction:
         if network_input is None or probabilities is None:
             return NO_DIGIT
         digit = int(np.argmax(probabilities))
-        return Prediction(digit, float(probabilities[digit]), probabilities, network_input)
+        return Prediction(digit, float(probabilities[digit]), probabilities, network_input,
+                          None if unfamiliar is None else bool(unfamiliar))
 
     def predict_input(self, network_input: np.ndarray | None) -> Prediction:
         if network_input is None:
             return NO_DIGIT
-        return self._wrap(network_input, self.probabilities(network_input[None])[0])
+        probs, unfamiliar = self._outputs(network_input[None])
+        return self._wrap(network_input, probs[0], None if unfamiliar is None else unfamiliar[0])
 
     def predict_inputs(self, inputs: Sequence[np.ndarray | None]) -> list[Prediction]:
         present = [i for i, x in enumerate(inputs) if x is not None]
-        probs = self.probabilities(np.stack([inputs[i] for i in present])) if present else []
+        probs, unfamiliar = self._outputs(np.stack([inputs[i] for i in present])) if present else ([], None)
         result = [NO_DIGIT] * len(inputs)
         for row, index in enumerate(present):
-            result[index] = self._wrap(inputs[index], probs[row])
+            result[index] = self._wrap(inputs[index], probs[row], None if unfamiliar is None else unfamiliar[row])
         return result
 
     def predict_strokes(self, strokes, width: float = 500.0, height: float = 500.0) -> Prediction:

@@ -19,10 +19,11 @@ from model.backend import keras
 from model.errors import DigitsError
 
 METADATA_ENTRY = "digits.json"
+NOVELTY_ENTRY = "digits-novelty.npz"  # model.novelty's statistics, when the model has them
 _UNSAFE_CLASSES = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
 _ACCEPTED_INPUTS = {(None, 28, 28, 1), (None, 28, 28)}
 # Declared (uncompressed) sizes bound the work of reading an archive: a zip bomb is refused unread.
-MAX_JSON_BYTES = 16 << 20
+MAX_JSON_BYTES = 16 << 20  # also for the novelty statistics: 0.66 MB for the bundled model's 128 features
 MAX_ARCHIVE_BYTES = 2 << 30
 
 
@@ -31,6 +32,7 @@ class LoadedModel:
     model: object
     path: Path | None
     metadata: dict = field(default_factory=dict)
+    novelty: object = None  # model.novelty.Novelty: tells drawings that are not digits; None for older models
 
     @property
     def name(self) -> str:
@@ -67,8 +69,9 @@ def new_metadata(arch: str, config: dict | None = None, test_accuracy: float | N
     }
 
 
-def save_model(model, path: Path | str, metadata: dict) -> Path:
-    """Write ``model`` and ``metadata`` to ``path`` atomically: the old file survives any interruption."""
+def save_model(model, path: Path | str, metadata: dict, novelty=None) -> Path:
+    """Write ``model``, ``metadata`` and ``novelty`` (``model.novelty.Novelty``) to ``path`` atomically:
+    the old file survives any interruption."""
     path = Path(path)
     if path.suffix != ".keras":
         raise DigitsError(f"{path}: models are saved as .keras files.")
@@ -77,6 +80,8 @@ def save_model(model, path: Path | str, metadata: dict) -> Path:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_ENTRY, json.dumps(metadata, indent=2, default=str))
+            if novelty is not None:
+                archive.writestr(NOVELTY_ENTRY, novelty.to_bytes())
 
     try:
         write_atomic(path, write, suffix=".keras")
@@ -97,8 +102,9 @@ def _find_unsafe(config: object) -> str | None:
     return None
 
 
-def _check_archive(path: Path) -> dict:
-    """Check the file is a sound, safe .keras archive; return our metadata (or {} for a foreign model)."""
+def _check_archive(path: Path) -> tuple[dict, bytes | None]:
+    """Check the file is a sound, safe .keras archive; return our metadata (or {} for a foreign model)
+    and the novelty statistics' bytes, if any."""
     if not path.exists():
         raise DigitsError(f"{path}: file not found.")
     if path.is_dir():
@@ -123,7 +129,8 @@ def _check_archive(path: Path) -> dict:
             names = set(archive.namelist())
             infos = archive.infolist()
             if (sum(info.file_size for info in infos) > MAX_ARCHIVE_BYTES
-                    or any(info.file_size > MAX_JSON_BYTES for info in infos if info.filename.endswith(".json"))):
+                    or any(info.file_size > MAX_JSON_BYTES for info in infos
+                           if info.filename.endswith(".json") or info.filename == NOVELTY_ENTRY)):
                 raise DigitsError(f"{path}: refused, the archive would unpack to an implausible size.")
             if "config.json" not in names or "model.weights.h5" not in names:
                 raise DigitsError(f"{path}: not a Keras model file (no model configuration or weights inside).")
@@ -132,6 +139,7 @@ def _check_archive(path: Path) -> dict:
                 raise DigitsError(f"{path}: corrupt entry {bad} in the model archive.")
             config = json.loads(archive.read("config.json"))
             metadata = json.loads(archive.read(METADATA_ENTRY)) if METADATA_ENTRY in names else {}
+            novelty = archive.read(NOVELTY_ENTRY) if NOVELTY_ENTRY in names else None
     except DigitsError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -139,7 +147,7 @@ def _check_archive(path: Path) -> dict:
     unsafe = _find_unsafe(config)
     if unsafe:
         raise DigitsError(f"{path}: refused, it contains a {unsafe} layer whose loading could run arbitrary code.")
-    return metadata if isinstance(metadata, dict) else {}
+    return (metadata if isinstance(metadata, dict) else {}), novelty
 
 
 def check_model_shape(model, where: str) -> None:
@@ -158,7 +166,7 @@ def check_model_shape(model, where: str) -> None:
 def load_model(path: Path | str) -> LoadedModel:
     """Load a ``.keras`` model in safe mode, checked to read 28x28 digits; raises DigitsError otherwise."""
     path = Path(path)
-    metadata = _check_archive(path)
+    metadata, novelty_bytes = _check_archive(path)
     k = keras()
     try:
         model = k.saving.load_model(path, compile=False, safe_mode=True)
@@ -171,4 +179,9 @@ def load_model(path: Path | str) -> LoadedModel:
                               "standard Keras ones.") from None
         raise DigitsError(f"{path}: cannot be loaded as a Keras model ({message[:200]}).") from None
     check_model_shape(model, str(path))
-    return LoadedModel(model, path, metadata)
+    novelty = None
+    if novelty_bytes is not None:
+        from model.novelty import Novelty, feature_width
+
+        novelty = Novelty.from_bytes(novelty_bytes, str(path), feature_width(model))
+    return LoadedModel(model, path, metadata, novelty)

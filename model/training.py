@@ -81,6 +81,7 @@ class TrainResult:
     train_seconds: float
     samples_per_second: float
     calibration: CalibrationReport | None = None  # temperature fitted on the validation split
+    novelty: object = None  # model.novelty.Novelty: what a digit looks like to this model, to flag what is not
 
     @property
     def temperature(self) -> float:
@@ -170,6 +171,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     initial_model=None,
     extra_callbacks: list | None = None,
+    fit_novelty: bool = True,
 ) -> TrainResult:
     """Train ``config.arch`` (or continue ``initial_model``) on ``data``; return the model and its figures.
 
@@ -247,11 +249,16 @@ def train(
             calibration = val_cache["calibration"]
         else:
             calibration = calibrate(model, data.x_val, data.y_val)
+    novelty = None
+    if fit_novelty:
+        from model.novelty import fit_model
+
+        novelty = fit_model(model, data.x_train, data.y_train, data.x_val, config.seed)
     epochs_done = len(bridge.history["loss"])
     samples = bridge.batches_done * config.batch_size
     return TrainResult(
         model=model, config=config, history=bridge.history, test_accuracy=test_acc, test_loss=test_loss,
         epochs_completed=epochs_done, stopped=bridge.stopped, train_seconds=seconds,
         samples_per_second=min(samples, n_train * config.epochs) / seconds if seconds > 0 else 0.0,
-        calibration=calibration,
+        calibration=calibration, novelty=novelty,
     )

@@ -62,7 +62,7 @@ def small_splits(mnist_splits):
 
 @pytest.fixture(scope="session")
 def trained_model_path(tmp_path_factory, small_splits):
-    """A real ``fast`` model trained for one short epoch and saved with metadata."""
+    """A real ``fast`` model trained for two short epochs and saved with metadata and novelty statistics."""
     from model.modelio import new_metadata, save_model
     from model.training import TrainConfig, train
 
@@ -70,7 +70,7 @@ def trained_model_path(tmp_path_factory, small_splits):
     path = tmp_path_factory.mktemp("models") / "fast-small.keras"
     # saved as the app and the CLI save it: with its curves and the temperature fitted on validation
     save_model(result.model, path, new_metadata("fast", result.config.to_dict(), result.test_accuracy,
-                                                **result.metadata_extra()))
+                                                **result.metadata_extra()), result.novelty)
     return path
 
 

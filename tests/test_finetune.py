@@ -58,6 +58,9 @@ def test_finetuning_learns_my_style_and_keeps_mnist(trained_model_path, small_sp
     assert result.mnist_after >= result.mnist_before - 0.025
     assert [e.epoch for e in epochs] == [1, 2, 3] and epochs[-1].val_accuracy == pytest.approx(result.personal_after)
     assert result.calibration is not None and result.metadata_extra()["temperature"] == result.temperature
+    # "Not a digit" is refitted on the tuned features, with the person's drawings among the digits
+    assert result.novelty is not None
+    assert result.novelty.threshold != load_model(trained_model_path).novelty.threshold
     for before, after in zip(original, model.get_weights()):  # the window's model is untouched
         np.testing.assert_array_equal(before, after)
 

@@ -32,12 +32,15 @@ def test_prediction_contract(predictor, small_splits):
     assert prediction.confidence == pytest.approx(prediction.probabilities.max())
     assert_probabilities(prediction.probabilities)
     payload = prediction.to_json()
-    assert set(payload) == {"digit", "confidence", "probabilities"} and len(payload["probabilities"]) == 10
+    assert set(payload) == {"digit", "confidence", "probabilities", "unfamiliar"}
+    assert len(payload["probabilities"]) == 10
+    assert payload["unfamiliar"] is None  # this predictor was given no novelty statistics (tests/test_novelty.py)
 
 
 def test_blank_is_no_digit_not_a_guess(predictor):
     assert predictor.predict_strokes([], 280, 280) is NO_DIGIT
-    assert predictor.predict_input(None).to_json() == {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10}
+    assert predictor.predict_input(None).to_json() == {"digit": None, "confidence": 0.0, "probabilities": [0.0] * 10,
+                                                       "unfamiliar": None}
 
 
 def test_drawings_in_bulk_match_one_by_one(predictor, pendigits_samples):
