@@ -103,6 +103,6 @@ class FinetuneWorker(TrainingWorker):
         metadata = new_metadata(loaded.arch, config, result.mnist_after, name=path.stem,
                                 data=f"{source} + personal samples", base_model=loaded.name,
                                 **result.metadata_extra())
-        save_model(result.model, path, metadata)
+        save_model(result.model, path, metadata, result.novelty)
         self._record(result, path)
-        return LoadedModel(result.model, path, metadata)
+        return LoadedModel(result.model, path, metadata, result.novelty)

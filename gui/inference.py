@@ -74,14 +74,15 @@ class InferenceWorker(QObject):
         self._predictors: dict[int, object] = {}
         self._snapshot_models: dict[str, tuple[object, object]] = {}  # arch -> (model, predictor)
 
-    def _make_predictor(self, model, temperature: float, frozen: bool = True, interactive: bool = False):
+    def _make_predictor(self, model, temperature: float, frozen: bool = True, interactive: bool = False,
+                        novelty=None):
         """``interactive``: compile one drawing's graph with XLA (``Predictor``). TensorFlow keeps each
         compiled program for the rest of the process, about 1.6 MB for the bundled model (plus about 80 MB
         of XLA at the first), so only models a person opens get it, not every model a training run or an
         epoch hands over."""
         from model.inference import Predictor
 
-        predictor = Predictor(model, temperature, frozen=frozen, interactive=interactive)
+        predictor = Predictor(model, temperature, frozen=frozen, interactive=interactive, novelty=novelty)
         predictor.predict_input(np.zeros((28, 28), dtype=np.float32))  # trace now, not on the first stroke
         return predictor
 
@@ -93,7 +94,8 @@ class InferenceWorker(QObject):
 
             with building_model():  # building a model while another thread builds one aborted the process
                 loaded = load_model(path)
-                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature, interactive=True)
+                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature, interactive=True,
+                                                             novelty=loaded.novelty)
         except DigitsError as exc:
             self.load_failed.emit(key, str(exc))
             return
@@ -108,7 +110,8 @@ class InferenceWorker(QObject):
         """Take over a model trained in another (finished) thread."""
         try:
             with building_model():
-                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature)
+                self._predictors[key] = self._make_predictor(loaded.model, loaded.temperature,
+                                                             novelty=loaded.novelty)
         except Exception as exc:  # noqa: BLE001
             self.load_failed.emit(key, with_details(f"The trained model cannot be used ({type(exc).__name__}: {exc}).",
                                                     "adopting a trained model", exc))

@@ -443,7 +443,7 @@ class MainWindow(QMainWindow):
             from model.modelio import save_model
 
             try:  # the inference thread may predict with it meanwhile; saving only reads its weights
-                save_model(active.model, path, dict(active.metadata, name=path.stem))
+                save_model(active.model, path, dict(active.metadata, name=path.stem), active.novelty)
             except DigitsError as exc:
                 self.report_error(str(exc))
                 return

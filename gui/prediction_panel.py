@@ -22,6 +22,10 @@ PREVIEW_MIN = 84  # 3 pixels a pixel: the least the input preview (and the digit
 DIGIT_INK = 0.85  # the share of its row a digit's ink may fill
 
 
+UNFAMILIAR_TIP = ("The network's features for this drawing are unlike those of every digit it learned from.\n"
+                  "The bars only compare the ten digits with each other, so they can look sure anyway.")
+
+
 def _muted(palette: QPalette, alpha: float = 0.35) -> QColor:
     colour = QColor(palette.color(QPalette.ColorRole.WindowText))
     colour.setAlphaF(alpha)
@@ -312,6 +316,7 @@ class PredictionPanel(QWidget):
         self._message = text
         self.digit_label.show_text(text, self._message_font)
         self.confidence_label.setText(detail)
+        self.confidence_label.setToolTip("")
         self.bars.set_probabilities(None, None)
         self.preview.set_input(None)
 
@@ -322,10 +327,16 @@ class PredictionPanel(QWidget):
             self.show_message("draw a digit")
             return
         self._message = None
-        self.digit_label.show_digit(str(prediction.digit))
-        if prediction.unsure:
-            self.confidence_label.setText(f"not sure: {prediction.digit} or {prediction.runner_up()}?")
+        if prediction.unfamiliar:  # the probabilities only compare digits; the features say it is none (model.novelty)
+            self.digit_label.show_text("not a digit?", self._message_font)
+            self.confidence_label.setText(f"closest digit: {prediction.digit}")
+            self.confidence_label.setToolTip(UNFAMILIAR_TIP)
         else:
-            self.confidence_label.setText(f"{prediction.confidence:.0%} sure")
+            self.confidence_label.setToolTip("")
+            self.digit_label.show_digit(str(prediction.digit))
+            if prediction.unsure:
+                self.confidence_label.setText(f"not sure: {prediction.digit} or {prediction.runner_up()}?")
+            else:
+                self.confidence_label.setText(f"{prediction.confidence:.0%} sure")
         self.bars.set_probabilities(prediction.probabilities, prediction.digit)
         self.preview.set_input(prediction.network_input)

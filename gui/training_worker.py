@@ -237,11 +237,11 @@ class TrainingWorker(QObject):
         metadata = new_metadata(result.config.arch, result.config.to_dict(), result.test_accuracy, name=path.stem,
                                 data=source, **result.metadata_extra())
         try:
-            save_model(result.model, path, metadata)
+            save_model(result.model, path, metadata, result.novelty)
         except DigitsError as exc:  # a read-only or full data folder: the model stays in memory, unsaved
-            return LoadedModel(result.model, None, metadata), str(exc)
+            return LoadedModel(result.model, None, metadata, result.novelty), str(exc)
         try:
             history.record_run(result, model_path=path)
         except DigitsError as exc:  # the model is saved; only its entry in the run history is missing
             self.status_changed.emit(str(exc))
-        return LoadedModel(result.model, path, metadata), None
+        return LoadedModel(result.model, path, metadata, result.novelty), None

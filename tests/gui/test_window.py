@@ -111,6 +111,25 @@ def test_undo_redo_and_clear_from_the_keyboard(qtbot, make_window):
     assert window.canvas.strokes == []
 
 
+def test_a_drawing_unlike_any_digit_is_called_not_a_digit_then_a_digit_is_a_digit_again(qtbot, make_window):
+    """The bundled model reads a square as a 0 at 99 %; its features say it is no digit (model.novelty)."""
+    window = make_window()
+    panel = window.prediction_panel
+    square = [[[100, 100], [400, 100], [400, 400], [100, 400], [100, 100]]]
+    draw_strokes(window.canvas, square, 500, 500)
+    shown = wait_for_prediction(qtbot, window)
+    assert shown.prediction.unfamiliar is True
+    assert panel.digit_label.text() == "not a digit?"
+    assert panel.confidence_label.text() == f"closest digit: {shown.prediction.digit}"
+    assert "unlike" in panel.confidence_label.toolTip()
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+    sample = read_drawings(SAMPLES)[0]
+    draw_strokes(window.canvas, sample.strokes, sample.width, sample.height)
+    shown = wait_for_prediction(qtbot, window)
+    assert shown.prediction.unfamiliar is False
+    assert panel.digit_label.text() == str(shown.prediction.digit) and panel.confidence_label.toolTip() == ""
+
+
 def test_a_speck_is_not_a_digit(qtbot, make_window):
     window = make_window()
     draw_strokes(window.canvas, [[[140, 140], [142, 141]]], 280, 280)
