@@ -35,7 +35,7 @@ SUITE = {
     "soak": 600,
 }
 # jax_accuracy is issue 5's GPU run: made for a machine where JAX sees a GPU (see its docstring).
-OPTIONAL = {"ablations": 1200, "jax_accuracy": 1200}
+OPTIONAL = {"ablations": 1200, "jax_accuracy": 1200, "novelty_layers": 600}
 FULL_SOAK_MINUTES = 10
 
 

@@ -62,7 +62,7 @@ def child(model_path: str, strokes_path: str) -> None:
     t = time.perf_counter()
     inputs = [strokes_to_input(d.strokes, d.width, d.height) for d in drawings]
     t_render = time.perf_counter() - t
-    predictor = Predictor(loaded.model, loaded.temperature, frozen=True)  # as the command predicts
+    predictor = Predictor(loaded.model, loaded.temperature, frozen=True, novelty=loaded.novelty)  # as the command
     t = time.perf_counter()
     predictions = predictor.predict_inputs(inputs)
     t_predict = time.perf_counter() - t

@@ -259,7 +259,13 @@ def recipe_model(arch: str, *, train_if_missing: bool = True, log: Callable[[str
             return load_model(BUNDLED_MODEL), "the bundled model (best, its recipe)"
     path = CACHE / "models" / f"{arch}-{recipe_key(arch)}.keras"
     if path.is_file():
-        return load_model(path), f"cached {path.relative_to(REPO)}"
+        loaded = load_model(path)
+        if loaded.novelty is None:  # cached before models kept "not a digit" statistics: fit them as train() would
+            from model.novelty import attach_to_file
+
+            attach_to_file(path, mnist_splits())
+            loaded = load_model(path)
+        return loaded, f"cached {path.relative_to(REPO)}"
     if not train_if_missing or arch == "best":
         return None, "no trained model (best trains for many minutes; it is taken from assets/model.keras)"
     from model.training import TrainConfig, train
@@ -268,7 +274,7 @@ def recipe_model(arch: str, *, train_if_missing: bool = True, log: Callable[[str
     result = train(TrainConfig(arch=arch, seed=0), mnist_splits())
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(result.model, path, new_metadata(arch, result.config.to_dict(), result.test_accuracy,
-                                                train_seconds=result.train_seconds))
+                                                train_seconds=result.train_seconds), result.novelty)
     return load_model(path), f"trained now with its recipe ({result.train_seconds:.0f} s), cached"
 
 

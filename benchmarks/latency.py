@@ -44,11 +44,12 @@ def as_canvas(drawing, box: float = 280.0, step: float = 3.0):
     return Drawing(strokes, box, box, drawing.label)
 
 
-def measure(model, drawings, label: str, key: str, temperature: float = 1.0) -> list[Figure]:
+def measure(model, drawings, label: str, key: str, temperature: float = 1.0, novelty=None) -> list[Figure]:
     from model.inference import Predictor
     from model.strokes import strokes_to_input
 
-    predictor = Predictor(model, temperature, frozen=True, interactive=True)  # as the window, a loaded model
+    # As the window predicts with a loaded model: its "not a digit" statistics included (model.novelty).
+    predictor = Predictor(model, temperature, frozen=True, interactive=True, novelty=novelty)
     for d in drawings[:30]:  # warm up: trace, allocate, fill caches
         predictor.predict_strokes(d.strokes, d.width, d.height)
     whole = _time_each(lambda d: predictor.predict_strokes(d.strokes, d.width, d.height), drawings)
@@ -84,10 +85,11 @@ def run(opts) -> list[Figure]:
         from model.modelio import load_model
 
         loaded = load_model(BUNDLED_MODEL)
-        figures += measure(loaded.model, drawings, f"bundled model ({loaded.arch})", "bundled", loaded.temperature)
+        figures += measure(loaded.model, drawings, f"bundled model ({loaded.arch})", "bundled", loaded.temperature,
+                           loaded.novelty)
         canvas = [as_canvas(d) for d in drawings]
         figures += measure(loaded.model, canvas, f"bundled model ({loaded.arch}), canvas-density strokes",
-                           "bundled_canvas", loaded.temperature)[:2]
+                           "bundled_canvas", loaded.temperature, loaded.novelty)[:2]
         bundled = loaded.model
     else:
         figures.append(not_measured("bundled_drawing_ms", "bundled model: one drawing, preprocessing + prediction",
@@ -95,7 +97,7 @@ def run(opts) -> list[Figure]:
         bundled = None
     fast, how = recipe_model("fast", log=log)
     if fast is not None:
-        figures += measure(fast.model, drawings, "fast", "fast")
+        figures += measure(fast.model, drawings, "fast", "fast", novelty=fast.novelty)
     # The reference point: what a plain model.predict() costs for one drawing.
     model = bundled if bundled is not None else (fast.model if fast is not None else None)
     if model is not None:

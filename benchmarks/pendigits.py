@@ -23,14 +23,20 @@ from benchmarks.common import (
 )
 
 
-def score(loaded, inputs, labels, writers) -> tuple[float, tuple[float, float], float]:
+def score(loaded, inputs, labels, writers) -> tuple[float, tuple[float, float], float, float | None, float | None]:
+    """Accuracy, the writers' range and count; the share of drawings called not a digit (None: the model cannot
+    tell), and the accuracy on those."""
     from model.inference import Predictor
 
-    predictions = Predictor(loaded.model, loaded.temperature).predict_inputs(inputs)
+    predictions = Predictor(loaded.model, loaded.temperature, novelty=loaded.novelty).predict_inputs(inputs)
     digits = np.array([-1 if p.digit is None else p.digit for p in predictions])
     correct = digits == labels
     per_writer = [correct[writers == w].mean() for w in np.unique(writers)]
-    return 100 * float(correct.mean()), (100 * min(per_writer), 100 * max(per_writer)), len(per_writer)
+    flagged = np.array([bool(p.unfamiliar) for p in predictions])
+    unfamiliar = 100 * float(flagged.mean()) if loaded.novelty is not None else None
+    flagged_accuracy = 100 * float(correct[flagged].mean()) if unfamiliar and flagged.any() else None
+    return (100 * float(correct.mean()), (100 * min(per_writer), 100 * max(per_writer)), len(per_writer),
+            unfamiliar, flagged_accuracy)
 
 
 def run(opts) -> list[Figure]:
@@ -48,11 +54,16 @@ def run(opts) -> list[Figure]:
         from model.modelio import load_model
 
         loaded = load_model(BUNDLED_MODEL)
-        acc, spread, n = score(loaded, inputs, labels, writers)
+        acc, spread, n, unfamiliar, flagged_accuracy = score(loaded, inputs, labels, writers)
         figures.append(Figure("pendigits_bundled", f"Pendigits accuracy, bundled model ({loaded.arch})", acc, "%",
                               spread, "writers' range", n, ">= 97 %", acc >= 97.0,
                               f"{len(drawings)} drawings; MNIST test accuracy in its metadata: "
                               f"{(bundled_model_info() or {}).get('test_accuracy')}"))
+        if unfamiliar is not None:
+            figures.append(Figure("pendigits_bundled_unfamiliar", "Pendigits drawings the bundled model calls "
+                                  "not a digit (model.novelty)", unfamiliar, "%",
+                                  note=f"real digits wrongly flagged; it reads {flagged_accuracy or 0:.1f} % of "
+                                       f"those right anyway"))
     else:
         figures.append(not_measured("pendigits_bundled", "Pendigits accuracy, bundled model",
                                     "assets/model.keras does not exist yet", ">= 97 %", "%"))
@@ -62,10 +73,12 @@ def run(opts) -> list[Figure]:
         if loaded is None:
             figures.append(not_measured(f"pendigits_{arch}", label, how, unit="%"))
             continue
-        acc, spread, n = score(loaded, inputs, labels, writers)
+        acc, spread, n, unfamiliar, _ = score(loaded, inputs, labels, writers)
         mnist = loaded.test_accuracy
-        figures.append(Figure(f"pendigits_{arch}", label, acc, "%", spread, "writers' range", n,
-                              note=f"{how}; MNIST test {mnist:.2%}" if mnist is not None else how))
+        note = f"{how}; MNIST test {mnist:.2%}" if mnist is not None else how
+        if unfamiliar is not None:
+            note += f"; {unfamiliar:.1f} % called not a digit"
+        figures.append(Figure(f"pendigits_{arch}", label, acc, "%", spread, "writers' range", n, note=note))
     return figures
 
 
