@@ -55,8 +55,13 @@ stopped = train(TrainConfig(arch="fast", epochs=1, batch_size=64, progress_inter
                 on_batch=lambda p: batches.append(p.batch), should_stop=lambda: asked.append(1) or len(asked) >= 3)
 out["stopped"], out["last_batch"], out["epochs_when_stopped"] = stopped.stopped, batches[-1], stopped.epochs_completed
 bundled = load_model(sys.argv[3])
-predictor = Predictor(bundled.model, bundled.temperature, frozen=True, interactive=True)
-out["bundled"] = [p.probabilities.tolist() for p in predictor.predict_drawings(drawings)]
+predictor = Predictor(bundled.model, bundled.temperature, frozen=True, interactive=True, novelty=bundled.novelty)
+answers = predictor.predict_drawings(drawings)
+out["bundled"] = [p.probabilities.tolist() for p in answers]
+out["bundled_unfamiliar"] = [p.unfamiliar for p in answers]
+square = [[[100, 100], [400, 100], [400, 400], [100, 400], [100, 100]]]
+out["square_unfamiliar"] = predictor.predict_strokes(square, 500, 500).unfamiliar
+out["novelty_width"] = result.novelty.width if result.novelty is not None else None
 print(json.dumps(out))
 """
 
@@ -79,6 +84,7 @@ def test_training_saving_and_stop_work_on_jax_without_tensorflow(on_jax):
     assert on_jax["epochs"] == 2 and on_jax["accuracy"] > 0.85  # 3,000 images, as conftest's TensorFlow model
     assert 0.05 <= on_jax["temperature"] <= 20
     assert on_jax["reload_gap"] < 1e-5  # saved and loaded with its temperature
+    assert on_jax["novelty_width"] == 32  # "not a digit" statistics fitted on JAX too (model.novelty)
     # Stop asked at the third batch's end: no batch ran after it, and the cut epoch is not recorded.
     assert on_jax["stopped"] and on_jax["last_batch"] == 3 and on_jax["epochs_when_stopped"] == 0
 
@@ -92,6 +98,8 @@ def test_the_bundled_model_reads_drawings_alike_on_both_backends(on_jax, pendigi
     bundled = load_model(paths.BUNDLED_MODEL)
     here = [p.probabilities for p in Predictor(bundled.model, bundled.temperature).predict_drawings(pendigits_samples)]
     np.testing.assert_allclose(np.asarray(on_jax["bundled"]), np.asarray(here), atol=1e-4)
+    # "not a digit" from the statistics saved under TensorFlow: real drawings pass, a square does not
+    assert on_jax["bundled_unfamiliar"] == [False] * len(pendigits_samples) and on_jax["square_unfamiliar"] is True
 
 
 def test_tensorflow_does_not_load_jax_for_the_app(tmp_path):
