@@ -20,7 +20,9 @@ only as good as the network's features (``python -m benchmarks not_digits``).
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -58,7 +60,7 @@ def tapped(model, novelty: Novelty | None = None):
 
     The distances are computed in the model's graph, not in NumPy: after each NumPy matrix product OpenBLAS's
     threads spin for a while, and in ``predict --strokes`` they took the cores from the rendering thread
-    (7,494 drawings: 3.9 s against 3.1 s; ``OPENBLAS_NUM_THREADS=1``: 3.2 s).
+    (benchmarks/OPTIMISATIONS.md item 31).
     """
     tap = feature_tap(model)
     if tap is None or not getattr(model, "inputs", None):
@@ -157,7 +159,8 @@ def fit_model(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray
     """Statistics for ``model`` from up to ``FIT_PER_CLASS`` training images a class and the validation images.
 
     None when the model has no convolution with a ReLU, when a class has fewer than
-    two training images or when there are fewer than ``MIN_VALIDATION`` validation images.
+    two training images, when there are fewer than ``MIN_VALIDATION`` validation images,
+    or when the features are not finite.
     """
     y_train = np.asarray(y_train)
     if feature_tap(model) is None or len(x_val) < MIN_VALIDATION:
@@ -170,14 +173,17 @@ def fit_model(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray
             return None
         chosen.append(rng.choice(rows, size=min(len(rows), FIT_PER_CLASS), replace=False))
     rows = np.sort(np.concatenate(chosen))
-    return fit(features_of(model, x_train[rows]), y_train[rows], features_of(model, x_val))
+    train_features, val_features = features_of(model, x_train[rows]), features_of(model, x_val)
+    if train_features is None or val_features is None:  # a graph Keras could not tap (``tapped``)
+        return None
+    if not (np.isfinite(train_features).all() and np.isfinite(val_features).all()):
+        return None  # weights gone bad: no statistics rather than a failed run
+    return fit(train_features, y_train[rows], val_features)
 
 
 def attach_to_file(path, data) -> Novelty | None:
     """Fit statistics for the model saved at ``path`` on ``data`` (``model.data.Splits``, the split it was
     trained with) and write them into the file, atomically; None (file untouched) when it has no tap."""
-    from pathlib import Path
-
     from model.atomic import write_atomic
     from model.modelio import NOVELTY_ENTRY, load_model
 
@@ -185,7 +191,6 @@ def attach_to_file(path, data) -> Novelty | None:
     novelty = fit_model(load_model(path).model, data.x_train, data.y_train, data.x_val)
     if novelty is None:
         return None
-    import zipfile
 
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
