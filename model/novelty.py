@@ -140,30 +140,39 @@ def fit(train_features: np.ndarray, labels: np.ndarray, val_features: np.ndarray
     return Novelty(partial.means, partial.precisions, threshold)
 
 
-def features_of(model, images: np.ndarray, batch: int = 250) -> np.ndarray | None:
-    """The tap's averaged features of (N, 28, 28[, 1]) float images; None when the model has no tap.
+def _features_forward(model, batch: int = 250):
+    """A function from (N, 28, 28[, 1]) float images to the tap's averaged features; None without a tap.
 
-    Peak memory training ``seed`` (``python -m benchmarks memory``): 0.98 GB with these batches of 250
-    through one traced call, against 0.97 GB before the statistics existed; batches of 500 through Keras's
-    ``predict_on_batch`` had lifted it to 1.06 GB."""
+    Peak memory training ``seed`` (``python -m benchmarks memory``): 0.98-1.01 GB in four runs with these
+    batches of 250 through one traced call, against 0.97 GB before the statistics existed; batches of 500
+    through Keras's ``predict_on_batch`` had lifted it to 1.06 GB."""
+    from model.backend import compiled_forward
+
     with_tap = tapped(model)
     if with_tap is None:
         return None
-    from model.backend import compiled_forward
-
-    images = np.asarray(images, np.float32).reshape(-1, 28, 28, 1)
-    if len(with_tap.inputs[0].shape) == 3:
-        images = images[..., 0]
+    rank = len(with_tap.inputs[0].shape)
+    shape = (batch, 28, 28) if rank == 3 else (batch, 28, 28, 1)
     # As the predictor calls a network: one batch shape traced once, the last batch padded to it.
-    shape = (batch, *images.shape[1:])
-    forward = compiled_forward(with_tap, shape) or with_tap.predict_on_batch
-    features = []
-    for start in range(0, len(images), batch):
-        chunk = images[start:start + batch]
-        padded = np.zeros(shape, np.float32)
-        padded[:len(chunk)] = chunk
-        features.append(np.asarray(forward(padded)[1])[:len(chunk)])
-    return np.concatenate(features)
+    call = compiled_forward(with_tap, shape) or with_tap.predict_on_batch
+
+    def forward(images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images, np.float32).reshape(-1, *shape[1:])
+        features = []
+        for start in range(0, len(images), batch):
+            chunk = images[start:start + batch]
+            padded = np.zeros(shape, np.float32)
+            padded[:len(chunk)] = chunk
+            features.append(np.asarray(call(padded)[1])[:len(chunk)])
+        return np.concatenate(features)
+
+    return forward
+
+
+def features_of(model, images: np.ndarray) -> np.ndarray | None:
+    """The tap's averaged features of (N, 28, 28[, 1]) float images; None when the model has no tap."""
+    forward = _features_forward(model)
+    return None if forward is None else forward(images)
 
 
 def fit_model(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, seed: int = 0) -> Novelty | None:
@@ -184,9 +193,10 @@ def fit_model(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray
             return None
         chosen.append(rng.choice(rows, size=min(len(rows), FIT_PER_CLASS), replace=False))
     rows = np.sort(np.concatenate(chosen))
-    train_features, val_features = features_of(model, x_train[rows]), features_of(model, x_val)
-    if train_features is None or val_features is None:  # a graph Keras could not tap (``tapped``)
+    forward = _features_forward(model)  # one traced graph for both sets, one averaging layer on the tap
+    if forward is None:  # a graph Keras could not tap (``tapped``)
         return None
+    train_features, val_features = forward(x_train[rows]), forward(x_val)
     if not (np.isfinite(train_features).all() and np.isfinite(val_features).all()):
         return None  # weights gone bad: no statistics rather than a failed run
     return fit(train_features, y_train[rows], val_features)
