@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from model.data import Splits
 from model.errors import DigitsError
 from model.evaluation import evaluate_model
 from model.strokes import Drawing, strokes_to_input
+
+if TYPE_CHECKING:  # annotations only: model.novelty is imported where it is used
+    from model.novelty import Novelty
 
 MNIST_DROP_LIMIT = 0.002  # a fine-tuned model may lose at most 0.2 points of MNIST test accuracy
 
@@ -67,7 +71,7 @@ class FinetuneResult:
     extra_before: float | None = None  # accuracy on ``evaluate_on`` drawings, when given
     extra_after: float | None = None
     held_back_ids: list[str] = field(default_factory=list)
-    novelty: object = None  # model.novelty.Novelty of the tuned model: the person's digits count as digits
+    novelty: Novelty | None = None  # of the tuned model: the person's digits count as digits
 
     @property
     def stopped(self) -> bool:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from model.preprocess import image_to_input
 from model.strokes import Drawing, strokes_to_input
+
+if TYPE_CHECKING:  # annotations only: model.novelty is imported where it is used
+    from model.novelty import Novelty
 
 BULK_BATCH = 256
 UNSURE_BELOW = 0.6  # top probability under which the answer is "not sure"
@@ -64,7 +68,7 @@ class Predictor:
     """Wraps a Keras model: (N, 28, 28) inputs in, calibrated probabilities out."""
 
     def __init__(self, model, temperature: float = 1.0, *, frozen: bool = False, interactive: bool = False,
-                 novelty=None):
+                 novelty: Novelty | None = None):
         """``novelty``: the model's ``model.novelty.Novelty``, to tell each prediction whether the drawing
         looks like a digit at all (``Prediction.unfamiliar``).
 

@@ -13,10 +13,14 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model.atomic import write_atomic
 from model.backend import keras
 from model.errors import DigitsError
+
+if TYPE_CHECKING:  # annotations only: model.novelty is imported where it is used
+    from model.novelty import Novelty
 
 METADATA_ENTRY = "digits.json"
 NOVELTY_ENTRY = "digits-novelty.npz"  # model.novelty's statistics, when the model has them
@@ -32,7 +36,7 @@ class LoadedModel:
     model: object
     path: Path | None
     metadata: dict = field(default_factory=dict)
-    novelty: object = None  # model.novelty.Novelty: tells drawings that are not digits; None for older models
+    novelty: Novelty | None = None  # tells drawings that are not digits; None for older models
 
     @property
     def name(self) -> str:

@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from model.pipeline import batches as _batches
 from model.pipeline import build_before_fit as _build_before_fit
 from model.progress import DISPLAYED_LOSS, BatchProgress, EpochProgress  # noqa: F401 - part of this module's interface
 from model.progress import bridge_callback as _bridge_callback
+
+if TYPE_CHECKING:  # annotations only: model.novelty is imported where it is used
+    from model.novelty import Novelty
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class TrainResult:
     train_seconds: float
     samples_per_second: float
     calibration: CalibrationReport | None = None  # temperature fitted on the validation split
-    novelty: object = None  # model.novelty.Novelty: what a digit looks like to this model, to flag what is not
+    novelty: Novelty | None = None  # what a digit looks like to this model, to flag what is not
 
     @property
     def temperature(self) -> float:
