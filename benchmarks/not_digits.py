@@ -81,11 +81,15 @@ def font_letters() -> list[tuple[str, list[list[Point]]]] | None:
     return letters
 
 
-def _shares(predictor, named: list[tuple[str, list]]) -> tuple[list, list]:
-    answers = [(name, predictor.predict_strokes(strokes, 500, 500)) for name, strokes in named]
-    sure = [(n, p) for n, p in answers if p.digit is not None and not p.unsure]
-    flagged = [(n, p) for n, p in answers if p.unfamiliar]
+def _shares(answers: dict) -> tuple[list, list]:
+    """Of ``answers`` (name -> Prediction): the names answered as a digit with confidence, and those flagged."""
+    sure = [n for n, p in answers.items() if p.digit is not None and not p.unsure]
+    flagged = [n for n, p in answers.items() if p.unfamiliar]
     return sure, flagged
+
+
+def _answers(predictor, named) -> dict:
+    return {name: predictor.predict_strokes(strokes, 500, 500) for name, strokes in named}
 
 
 def run(opts) -> list[Figure]:
@@ -94,8 +98,8 @@ def run(opts) -> list[Figure]:
 
     loaded = load_model(BUNDLED_MODEL)
     predictor = Predictor(loaded.model, loaded.temperature, frozen=True, novelty=loaded.novelty)
-    answers = {name: predictor.predict_strokes(strokes, 500, 500) for name, strokes in SHAPES.items()}
-    sure, flagged = _shares(predictor, list(SHAPES.items()))
+    answers = _answers(predictor, SHAPES.items())
+    sure, flagged = _shares(answers)
     said = "; ".join(f"{name}: {p.digit} at {p.confidence:.1%}" + (", not a digit" if p.unfamiliar else "")
                      for name, p in answers.items())
     figures = [
@@ -111,7 +115,7 @@ def run(opts) -> list[Figure]:
     if letters is None:
         return figures + [not_measured("font_letters_flagged", "letters from stroke fonts called not a digit",
                                        "the Hershey-Fonts package is not installed (pip install -e '.[bench]')")]
-    sure, flagged = _shares(predictor, letters)
+    sure, flagged = _shares(_answers(predictor, letters))
     figures += [
         Figure("font_letters_answered_sure", f"bundled model: letters from stroke fonts answered as a digit with "
                                              f"{UNSURE_BELOW:.0%} or more", 100 * len(sure) / len(letters), "%",
@@ -127,7 +131,8 @@ def run(opts) -> list[Figure]:
         if other is None or other.novelty is None:
             figures.append(not_measured(f"font_letters_flagged_{arch}", label, how, unit="%"))
             continue
-        _, flagged = _shares(Predictor(other.model, other.temperature, frozen=True, novelty=other.novelty), letters)
+        other_predictor = Predictor(other.model, other.temperature, frozen=True, novelty=other.novelty)
+        _, flagged = _shares(_answers(other_predictor, letters))
         figures.append(Figure(f"font_letters_flagged_{arch}", label, 100 * len(flagged) / len(letters), "%",
                               n=len(letters), note=f"{len(flagged)} of {len(letters)}; {how}"))
     return figures

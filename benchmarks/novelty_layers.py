@@ -30,7 +30,7 @@ def run(opts) -> list[Figure]:
                              "Hershey-Fonts (the bench extra) or the pendigits file is missing")]
     k = keras()
     model = load_model(BUNDLED_MODEL).model
-    relus = [layer for layer in model.layers if len(layer.output.shape) == 4 and novelty._relu(layer)]
+    relus = [layer for layer in model.layers if len(layer.output.shape) == 4 and novelty.has_relu(layer)]
     candidates = {f"{layer.name} (averaged)": k.layers.GlobalAveragePooling2D()(layer.output) for layer in relus}
     candidates[f"{model.layers[-1].name}'s input (dense)"] = model.layers[-1].input
     extractor = k.Model(model.inputs, list(candidates.values()))
@@ -42,9 +42,7 @@ def run(opts) -> list[Figure]:
         return [np.concatenate([p[j] for p in parts]) for j in range(len(candidates))]
 
     data = mnist_splits()
-    rng = np.random.default_rng(0)
-    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(data.y_train == c), novelty.FIT_PER_CLASS,
-                                              replace=False) for c in range(10)]))
+    rows = novelty.fit_rows(data.y_train)  # the images fit_model takes
     train, val = features(data.x_train[rows]), features(data.x_val)
     drawn = features([x for x in (strokes_to_input(d.strokes, d.width, d.height) for d in drawings) if x is not None])
     fonts = features([strokes_to_input(strokes, 500, 500) for _, strokes in letters])

@@ -139,8 +139,7 @@ class Predictor:
         raw = np.where(sums > 0, raw / np.where(sums > 0, sums, 1), 0.1)
         unfamiliar = None
         if distances is not None and self.novelty is not None:
-            with np.errstate(invalid="ignore"):  # a broken model's NaN: unfamiliar, not an error
-                unfamiliar = ~(distances <= self.novelty.threshold)
+            unfamiliar = self.novelty.beyond(distances)
         return apply_temperature(raw, self.temperature).astype(np.float32), unfamiliar
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
