@@ -8,8 +8,10 @@ benchmarks ablations``. Each pair runs old, new, old, new ... in one process
   its own random seed: the first network (5x5x24 and 3x3x32 convolutions,
   "same" padding, dense 256, one epoch), the second (strided 5x5x32, 3x3x48,
   dense 256, two epochs), the third (3x3x32 and a batch-normalised dense
-  layer over the whole 28x28), the previous one (the same over the middle
-  24x24) and today's (the same, trained on labels smoothed by 0.1).
+  layer over the whole 28x28), the fourth (the same over the middle 24x24),
+  the fifth (the same, trained on labels smoothed by 0.1) and today's (the
+  same with fixed cosine patterns as its first convolution). ``--only fast
+  --sides smoothed,now`` compares the last two alone.
 - Input pipeline: ``fit(x_float, y)`` (Keras's tf.data adapter) against
   ``train``'s PyDataset of uint8 images: step time and the wait after the
   last batch.
@@ -64,6 +66,20 @@ def _strided_fast(second_channels: int, normalised_dense: bool):
     return build
 
 
+def _cropped_fast():
+    """``fast`` before its first convolution was fixed: the middle 24x24, a learned strided 5x5x32, 3x3x32."""
+    from model.backend import keras
+
+    k = keras()
+    layers = k.layers
+    return k.Sequential([
+        k.Input(shape=(28, 28, 1), name="image"), layers.Cropping2D(2),
+        layers.Conv2D(32, 5, strides=2, activation="relu"), layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(256, use_bias=False),
+        layers.BatchNormalization(momentum=0.9), layers.ReLU(), layers.Dense(10, activation="softmax"),
+    ], name="fast")
+
+
 def _train_fast(side: str, seed: int) -> dict:
     import dataclasses
 
@@ -71,15 +87,17 @@ def _train_fast(side: str, seed: int) -> dict:
     from model import architectures
 
     saved = architectures.ARCHITECTURES["fast"]
-    earlier = {  # side: builder, parameters, epochs of the recipe; all before label smoothing
-        "first": (_old_fast, 411802, 1),
-        "c48": (_strided_fast(48, normalised_dense=False), 324730, saved.recipe.epochs),
-        "uncropped": (_strided_fast(32, normalised_dense=True), 218474, saved.recipe.epochs),
-        "cropped": (saved.builder, saved.params, saved.recipe.epochs),
+    smoothing = saved.recipe.label_smoothing
+    earlier = {  # side: builder, parameters, epochs of the recipe, label smoothing
+        "first": (_old_fast, 411802, 1, 0.0),
+        "c48": (_strided_fast(48, normalised_dense=False), 324730, saved.recipe.epochs, 0.0),
+        "uncropped": (_strided_fast(32, normalised_dense=True), 218474, saved.recipe.epochs, 0.0),
+        "cropped": (_cropped_fast, 144746, saved.recipe.epochs, 0.0),
+        "smoothed": (_cropped_fast, 144746, saved.recipe.epochs, smoothing),
     }
     if side in earlier:
-        builder, params, epochs = earlier[side]
-        recipe = dataclasses.replace(saved.recipe, epochs=epochs, label_smoothing=0.0)
+        builder, params, epochs, smoothing = earlier[side]
+        recipe = dataclasses.replace(saved.recipe, epochs=epochs, label_smoothing=smoothing)
         architectures.ARCHITECTURES["fast"] = dataclasses.replace(saved, builder=builder, params=params, recipe=recipe)
     try:
         return one_run("fast", **CHECKPOINTS["fast"], seed=seed)
@@ -91,28 +109,31 @@ FAST_SIDES = {
     "first": "first fast (24/32 same, 1 epoch)",
     "c48": "second fast (strided 32/48, 2 epochs)",
     "uncropped": "third fast (strided 32/32, normalised dense, whole 28x28)",
-    "cropped": "previous fast (the same over the middle 24x24)",
-    "now": "fast now (the same, labels smoothed by 0.1)",
+    "cropped": "fourth fast (the same over the middle 24x24)",
+    "smoothed": "fifth fast (the same, labels smoothed by 0.1)",
+    "now": "fast now (the same, its first convolution fixed cosine patterns)",
 }
 
 
-def ablate_fast(reps: int) -> list[Figure]:
-    runs = {side: [] for side in FAST_SIDES}
+def ablate_fast(reps: int, sides: list[str] | None = None) -> list[Figure]:
+    sides = sides or list(FAST_SIDES)
+    runs = {side: [] for side in sides}
     for rep in range(reps):
-        for side in FAST_SIDES:
+        for side in sides:
             r = _train_fast(side, seed=rep)
             runs[side].append(r)
             log(f"  fast {side}: final {r['final_test_accuracy']:.4f}, time to 99% {r['time_to_99']}, "
                 f"train() {r['call_seconds']:.2f} s (test-set checkpoints subtracted)")
     figs = []
-    for side, label in FAST_SIDES.items():
-        rs = runs[side]
+    for side in sides:
+        label, rs = FAST_SIDES[side], runs[side]
         reached = [r["time_to_99"] for r in rs if r["time_to_99"] is not None]
         calls = [r["call_seconds"] for r in rs]
         figs.append(Figure(f"ablate_fast_{side}_call", f"{label}: whole train() call", float(np.median(calls)),
                            "s", (min(calls), max(calls)), n=len(rs),
             note=f"final test accuracy {[round(100 * r['final_test_accuracy'], 2) for r in rs]} %; reached 99.0% "
-                 f"in {len(reached)}/{len(rs)} runs" + (f", median {np.median(reached):.2f} s" if reached else "")))
+                 f"in {len(reached)}/{len(rs)} runs" + (f", median {np.median(reached):.2f} s" if reached else "")
+                 + f" (at epochs {[r['position_at_99'] and round(r['position_at_99'], 2) for r in rs]})"))
     return figs
 
 
@@ -260,8 +281,10 @@ def run(opts) -> list[Figure]:
     figures = []
     for name, fn in (("predict", lambda: ablate_predict(reps)), ("eval", lambda: ablate_eval(reps)),
                      ("prebuild", lambda: ablate_prebuild(reps)), ("xla", lambda: ablate_xla(reps)),
-                     ("pipeline", lambda: ablate_pipeline(reps)), ("fast", lambda: ablate_fast(reps)),
+                     ("pipeline", lambda: ablate_pipeline(reps)), ("fast", lambda: ablate_fast(reps, opts.sides)),
                      ("memory", ablate_memory)):
+        if opts.only and name not in opts.only:
+            continue
         log(f"  ablation: {name}")
         try:
             figures += fn()
@@ -272,6 +295,9 @@ def run(opts) -> list[Figure]:
 
 def _args(parser) -> None:
     parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--only", type=lambda text: text.split(","), help="ablations to run, e.g. fast,xla")
+    parser.add_argument("--sides", type=lambda text: text.split(","),
+                        help=f"fast networks to compare (default all: {','.join(FAST_SIDES)})")
 
 
 if __name__ == "__main__":
