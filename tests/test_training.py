@@ -29,6 +29,19 @@ def test_seed_is_the_reference_article_network():
     assert layers == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense"]
 
 
+def test_fasts_first_convolution_stays_the_fixed_cosine_patterns_through_training_and_saving(trained_model_path):
+    from model.modelio import load_model
+
+    model = load_model(trained_model_path).model  # trained two epochs, saved and loaded
+    first = model.get_layer("cosine_patterns")
+    assert not first.trainable and all(w is not first.kernel for w in model.trainable_weights)
+    np.testing.assert_array_equal(first.kernel.numpy(), architectures.cosine_patterns())
+    # Sixteen orthogonal patterns of length 3, then their negatives: a basis, nothing repeated
+    patterns = architectures.cosine_patterns().reshape(25, 32)
+    np.testing.assert_allclose(patterns[:, :16].T @ patterns[:, :16], 9 * np.eye(16), atol=1e-5)
+    np.testing.assert_array_equal(patterns[:, 16:], -patterns[:, :16])
+
+
 def test_training_learns_and_reports_progress(small_splits):
     batches, epochs = [], []
     result = train(TrainConfig(arch="fast", epochs=2, batch_size=64, learning_rate=3e-3, progress_interval=0),
