@@ -180,8 +180,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture(
             "fast",
-            "Quickest to 99%: the middle 24x24 pixels through fixed cosine patterns, then a learned "
-            "convolution; two epochs of one-cycle Adam with smoothed labels.",
+            "Quickest to 99%: fixed cosine patterns, then one learned convolution; two epochs of "
+            "one-cycle Adam on smoothed labels.",
             144714,
             # Label smoothing 0.1: the crossing of 99.0% comes at about 1.0 epoch instead of 1.5
             # (six seeds, benchmarks/OPTIMISATIONS.md item 25); 0.05 and 0.2 did as well.
