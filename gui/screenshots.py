@@ -1,9 +1,9 @@
 """Regenerate the README's screenshots: ``python -m gui.screenshots docs/screenshots``.
 
 Draws a real pen-tablet digit on the canvas with mouse events (the drawing
-view), then a star, which the model should call "not a digit?" (the
-not-a-digit view: the canvas and the prediction only), then trains a network on an MNIST slice and captures the window
-mid-run, with curves (the training view). Runs headless (``QT_QPA_PLATFORM=
+view), then a star, which the model should call "not a digit?" (the canvas
+and the prediction only), then trains a network on an MNIST slice and
+captures the window mid-run, with curves (the training view). Runs headless (``QT_QPA_PLATFORM=
 offscreen``) or under Xvfb. Uses a throw-away data folder and settings file,
 so the user's models and window layout are untouched.
 """
