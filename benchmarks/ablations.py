@@ -46,8 +46,9 @@ def _old_fast():
     ], name="fast")
 
 
-def _strided_fast(second_channels: int, normalised_dense: bool):
-    """A builder of an earlier strided ``fast``: the whole 28x28, 5x5x32 at stride 2, 3x3x``second_channels``."""
+def _strided_fast(second_channels: int, normalised_dense: bool, cropped: bool = False):
+    """A builder of an earlier strided ``fast``: the whole 28x28 (``cropped``: the middle 24x24), a learned 5x5x32
+    at stride 2, 3x3x``second_channels``."""
 
     def build():
         from model.backend import keras
@@ -57,27 +58,13 @@ def _strided_fast(second_channels: int, normalised_dense: bool):
         dense = ([layers.Dense(256, use_bias=False), layers.BatchNormalization(momentum=0.9), layers.ReLU()]
                  if normalised_dense else [layers.Dense(256, activation="relu")])
         return k.Sequential([
-            k.Input(shape=(28, 28, 1), name="image"),
+            k.Input(shape=(28, 28, 1), name="image"), *([layers.Cropping2D(2)] if cropped else []),
             layers.Conv2D(32, 5, strides=2, activation="relu"),
             layers.Conv2D(second_channels, 3, activation="relu"),
             layers.MaxPooling2D(2), layers.Flatten(), *dense, layers.Dense(10, activation="softmax"),
         ], name="fast")
 
     return build
-
-
-def _cropped_fast():
-    """``fast`` before its first convolution was fixed: the middle 24x24, a learned strided 5x5x32, 3x3x32."""
-    from model.backend import keras
-
-    k = keras()
-    layers = k.layers
-    return k.Sequential([
-        k.Input(shape=(28, 28, 1), name="image"), layers.Cropping2D(2),
-        layers.Conv2D(32, 5, strides=2, activation="relu"), layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(256, use_bias=False),
-        layers.BatchNormalization(momentum=0.9), layers.ReLU(), layers.Dense(10, activation="softmax"),
-    ], name="fast")
 
 
 def _train_fast(side: str, seed: int) -> dict:
@@ -92,8 +79,8 @@ def _train_fast(side: str, seed: int) -> dict:
         "first": (_old_fast, 411802, 1, 0.0),
         "c48": (_strided_fast(48, normalised_dense=False), 324730, saved.recipe.epochs, 0.0),
         "uncropped": (_strided_fast(32, normalised_dense=True), 218474, saved.recipe.epochs, 0.0),
-        "cropped": (_cropped_fast, 144746, saved.recipe.epochs, 0.0),
-        "smoothed": (_cropped_fast, 144746, saved.recipe.epochs, smoothing),
+        "cropped": (_strided_fast(32, normalised_dense=True, cropped=True), 144746, saved.recipe.epochs, 0.0),
+        "smoothed": (_strided_fast(32, normalised_dense=True, cropped=True), 144746, saved.recipe.epochs, smoothing),
     }
     if side in earlier:
         builder, params, epochs, smoothing = earlier[side]
