@@ -63,18 +63,6 @@ def draw(window, strokes, width: float, height: float, delay_ms: int = 4) -> Non
     draw_strokes(window.canvas, strokes, width, height, delay_ms)
 
 
-# A five-pointed star drawn in one stroke, in a 500x500 box: no digit, and no letter either.
-STAR = [[(250, 80), (320, 420), (80, 200), (420, 200), (180, 420), (250, 80)]]
-
-
-def _dense(stroke: list[tuple[float, float]], per_side: int = 30) -> list[tuple[float, float]]:
-    """The corners of ``stroke`` with ``per_side`` points along each side, as a pen would report them."""
-    points = [stroke[0]]
-    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
-        points += [(x0 + (x1 - x0) * i / per_side, y0 + (y1 - y0) * i / per_side) for i in range(1, per_side + 1)]
-    return points
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gui.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
@@ -134,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     window.grab().save(str(args.outdir / f"drawing{suffix}.png"))
     print("wrote", args.outdir / f"drawing{suffix}.png")
 
+    from benchmarks.not_digits import SHAPES  # the star the "not a digit" benchmark draws, in a 500x500 box
+
     window.canvas.clear()
-    draw(window, [_dense(stroke) for stroke in STAR], 500, 500)
+    draw(window, SHAPES["star"], 500, 500)
     _wait_until(lambda: window.last_shown is not None and window.last_shown.final
                 and window.last_shown.revision == window.canvas.revision, 20, "the star's prediction")
     if not window.last_shown.prediction.unfamiliar:
